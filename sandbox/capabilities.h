@@ -1,0 +1,15 @@
+// Dropping every capability for good. Child side, async-signal-safe.
+#pragma once
+
+namespace sprout {
+
+// Reads the highest capability number of this kernel. Parent side, before clone.
+int last_capability();
+
+// Drops the bounding set up to `last_cap`, clears the ambient set, locks the
+// securebits so that an exec (even of a setuid-root file, even as uid 0 in the
+// namespace) cannot grant anything back, then empties the effective,
+// permitted and inheritable sets. Returns 0, or -1 with errno set.
+int drop_all_capabilities(int last_cap);
+
+}  // namespace sprout

@@ -1,0 +1,146 @@
+#include "sandbox/cgroup_pool.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox/log.h"
+
+namespace sprout {
+
+CgroupLease& CgroupLease::operator=(CgroupLease&& other) noexcept {
+  if (this != &other) {
+    give_back();
+    pool_ = other.pool_;
+    cgroup_ = std::move(other.cgroup_);
+  }
+  return *this;
+}
+
+CgroupLease::~CgroupLease() { give_back(); }
+
+void CgroupLease::give_back() {
+  if (pool_ && cgroup_) pool_->give_back(std::move(cgroup_));
+}
+
+Result<std::unique_ptr<CgroupPool>> CgroupPool::create(CgroupPoolOptions options) {
+  std::unique_ptr<CgroupPool> pool(new CgroupPool(std::move(options)));
+  pool->layout_ = discover_cgroup_layout();
+  const auto& layout = pool->layout_;
+  if (!layout.memory || !layout.pids || !layout.cpu) {
+    std::string missing;
+    if (!layout.memory) missing += " memory";
+    if (!layout.pids) missing += " pids";
+    if (!layout.cpu) missing += " cpu";
+    log_line(LogLevel::kWarning, "no cgroup controller for" + missing +
+                                     ": rlimits are the only fence there (" + layout.describe() + ")");
+  }
+  if (layout.version == CgroupVersion::kNone) return pool;
+
+  pool->remove_stale_parents();
+  const std::string name = pool->options_.prefix + "-" + std::to_string(getpid());
+  for (const auto& tree : layout.trees) {
+    std::string dir = tree.own_dir + "/" + name;
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      for (const auto& made : pool->parent_dirs_) remove_cgroup_tree(made);
+      pool->parent_dirs_.clear();
+      return os_error("create cgroup", dir);
+    }
+    pool->parent_dirs_.push_back(dir);
+    if (layout.version == CgroupVersion::kV2) {
+      // Leaves need the controllers delegated down from our own cgroup.
+      if (auto r = write_cgroup_file(tree.own_dir + "/cgroup.subtree_control", "+memory +pids +cpu"); !r) {
+        log_line(LogLevel::kWarning, "enable cgroup v2 controllers: " + r.error().message());
+      }
+      (void)write_cgroup_file(dir + "/cgroup.subtree_control", "+memory +pids +cpu");
+    }
+  }
+  for (size_t i = 0; i < pool->options_.prewarm; ++i) {
+    auto leaf = pool->create_leaf();
+    if (!leaf) return std::unexpected(leaf.error());
+    pool->idle_.push_back(std::move(*leaf));
+  }
+  return pool;
+}
+
+CgroupPool::~CgroupPool() {
+  std::lock_guard lock(mutex_);
+  for (auto& leaf : idle_) (void)leaf->remove();
+  idle_.clear();
+  for (const auto& dir : parent_dirs_) remove_cgroup_tree(dir);
+}
+
+void CgroupPool::remove_stale_parents() const {
+  const std::string prefix = options_.prefix + "-";
+  for (const auto& tree : layout_.trees) {
+    DIR* dir = opendir(tree.own_dir.c_str());
+    if (!dir) continue;
+    std::vector<std::string> stale;
+    while (dirent* entry = readdir(dir)) {
+      std::string name = entry->d_name;
+      if (entry->d_type != DT_DIR || name.rfind(prefix, 0) != 0) continue;
+      std::string pid_text = name.substr(prefix.size());
+      if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+      pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+      if (::kill(pid, 0) == 0 || errno == EPERM) continue;  // its owner still runs
+      stale.push_back(tree.own_dir + "/" + name);
+    }
+    closedir(dir);
+    for (const auto& path : stale) {
+      log_line(LogLevel::kInfo, "removing cgroup left by a crashed run: " + path);
+      remove_cgroup_tree(path);
+    }
+  }
+}
+
+Result<std::unique_ptr<SandboxCgroup>> CgroupPool::create_leaf() {
+  ++created_;
+  return SandboxCgroup::create(layout_, parent_dirs_, "sb-" + std::to_string(next_leaf_++));
+}
+
+Result<CgroupLease> CgroupPool::acquire(const CgroupLimits& limits) {
+  if (layout_.version == CgroupVersion::kNone) return CgroupLease{};
+  std::unique_ptr<SandboxCgroup> leaf;
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      leaf = std::move(idle_.back());
+      idle_.pop_back();
+    } else {
+      auto created = create_leaf();
+      if (!created) return std::unexpected(created.error());
+      leaf = std::move(*created);
+    }
+  }
+  if (auto r = leaf->apply_limits(limits); !r) return std::unexpected(r.error());
+  if (auto r = leaf->reset_counters(); !r) return std::unexpected(r.error());
+  return CgroupLease(this, std::move(leaf));
+}
+
+void CgroupPool::give_back(std::unique_ptr<SandboxCgroup> cgroup) {
+  // A leaf that still holds processes is never handed to another sandbox.
+  if (!cgroup->is_empty()) {
+    cgroup->kill_all();
+    (void)cgroup->remove();
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  if (idle_.size() >= options_.max_idle) {
+    (void)cgroup->remove();
+    return;
+  }
+  idle_.push_back(std::move(cgroup));
+}
+
+size_t CgroupPool::idle_count() const {
+  std::lock_guard lock(mutex_);
+  return idle_.size();
+}
+
+size_t CgroupPool::created_count() const {
+  std::lock_guard lock(mutex_);
+  return created_;
+}
+
+}  // namespace sprout

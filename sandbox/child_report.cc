@@ -1,0 +1,94 @@
+#include "sandbox/child_report.h"
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace sprout {
+
+const char* child_stage_name(ChildStage stage) {
+  switch (stage) {
+    case ChildStage::kWaitForParent: return "wait for the spawner";
+    case ChildStage::kSetGroups: return "setgroups";
+    case ChildStage::kSetGid: return "setresgid";
+    case ChildStage::kSetUid: return "setresuid";
+    case ChildStage::kUnshareCgroupNamespace: return "unshare cgroup namespace";
+    case ChildStage::kMount: return "mount";
+    case ChildStage::kHostname: return "sethostname";
+    case ChildStage::kLoopback: return "bring up loopback";
+    case ChildStage::kDescriptors: return "arrange descriptors";
+    case ChildStage::kRlimit: return "setrlimit";
+    case ChildStage::kSignalMask: return "reset signal mask";
+    case ChildStage::kChdir: return "chdir";
+    case ChildStage::kCapabilities: return "drop capabilities";
+    case ChildStage::kNoNewPrivs: return "set no_new_privs";
+    case ChildStage::kSeccomp: return "load seccomp filter";
+    case ChildStage::kSendSeccompListener: return "send seccomp listener";
+    case ChildStage::kExec: return "execve";
+  }
+  return "unknown stage";
+}
+
+void report_child_failure(int report_fd, ChildStage stage, int err, int object) {
+  ChildReport report{kReportFailure, static_cast<uint32_t>(stage), err, object};
+  // Nothing to do if this fails: the parent then sees EOF with a dead child.
+  [[maybe_unused]] auto sent = ::send(report_fd, &report, sizeof report, MSG_NOSIGNAL);
+}
+
+bool send_seccomp_listener(int report_fd, int listener_fd) {
+  ChildReport report{kReportSeccompListener, 0, 0, 0};
+  iovec iov{&report, sizeof report};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &listener_fd, sizeof(int));
+  return retry_eintr([&] { return ::sendmsg(report_fd, &msg, MSG_NOSIGNAL); }) ==
+         static_cast<ssize_t>(sizeof report);
+}
+
+Result<ChildSetupResult> read_child_reports(int report_fd) {
+  ChildSetupResult result;
+  for (;;) {
+    ChildReport report{};
+    iovec iov{&report, sizeof report};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = retry_eintr([&] { return ::recvmsg(report_fd, &msg, MSG_CMSG_CLOEXEC); });
+    if (n < 0) return os_error("read child report");
+    if (n == 0) return result;  // EOF: the child reached user code or died
+    // The child is not trusted once user code could run; before that it is
+    // ours, but a short or odd message is still refused rather than guessed at.
+    if (n != static_cast<ssize_t>(sizeof report)) {
+      return plain_error("read child report", "short message of " + std::to_string(n) + " bytes");
+    }
+    int passed_fd = -1;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        memcpy(&passed_fd, CMSG_DATA(c), sizeof(int));
+      }
+    }
+    if (report.kind == kReportSeccompListener && passed_fd >= 0) {
+      result.seccomp_listener.reset(passed_fd);
+    } else if (report.kind == kReportFailure) {
+      if (passed_fd >= 0) ::close(passed_fd);
+      result.failed = true;
+      result.failure = report;
+    } else {
+      if (passed_fd >= 0) ::close(passed_fd);
+      return plain_error("read child report", "unknown report kind " + std::to_string(report.kind));
+    }
+  }
+}
+
+}  // namespace sprout

@@ -1,0 +1,33 @@
+#include "sandbox/errors.h"
+
+#include <string.h>
+
+namespace sprout {
+
+std::string errno_name(int err) {
+  // strerrorname_np is glibc >= 2.32; Debian 12 has 2.36.
+  const char* name = strerrorname_np(err);
+  return name ? name : "errno " + std::to_string(err);
+}
+
+std::string Error::message() const {
+  std::string out = step;
+  if (!object.empty()) out += " " + object;
+  if (err != 0) out += ": " + errno_name(err) + " (" + strerror(err) + ")";
+  if (!detail.empty()) out += (err != 0 ? ", " : ": ") + detail;
+  return out;
+}
+
+std::unexpected<Error> os_error(std::string step, std::string object) {
+  return os_error(std::move(step), std::move(object), errno);
+}
+
+std::unexpected<Error> os_error(std::string step, std::string object, int err) {
+  return std::unexpected(Error{std::move(step), std::move(object), err, {}});
+}
+
+std::unexpected<Error> plain_error(std::string step, std::string detail) {
+  return std::unexpected(Error{std::move(step), {}, 0, std::move(detail)});
+}
+
+}  // namespace sprout

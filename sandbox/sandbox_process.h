@@ -1,0 +1,79 @@
+// A running sandbox: its pidfd, its seccomp listener, its cgroup lease, and
+// the classification of how it ended. Not thread-safe; one owner.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "sandbox/cgroup_pool.h"
+#include "sandbox/errors.h"
+#include "sandbox/unique_fd.h"
+
+namespace sprout {
+
+enum class OutcomeKind {
+  kExited,             // exit_code holds the status
+  kSignaled,           // killed by `signal` (not by us)
+  kSeccompViolation,   // a fatal seccomp rule; `syscall` when known
+  kOutOfMemory,        // the cgroup's OOM killer struck
+  kDeadlineExceeded,   // killed by the spawner at the wall-clock deadline
+  kKilled,             // killed on request (kill())
+};
+
+const char* outcome_kind_name(OutcomeKind kind);
+
+struct Outcome {
+  OutcomeKind kind = OutcomeKind::kExited;
+  int exit_code = -1;
+  int signal = 0;
+  int syscall = -1;           // seccomp violations: the syscall number, -1 unknown
+  std::string syscall_name;   // "finit_module"
+  uint64_t wall_time_us = 0;
+  uint64_t cpu_time_us = 0;
+  uint64_t peak_memory_bytes = 0;  // 0 when no memory controller
+  uint64_t oom_kills = 0;
+
+  std::string describe() const;  // "exited with status 3", "seccomp violation: finit_module"
+};
+
+class Sandbox {
+ public:
+  Sandbox(pid_t pid, UniqueFd pidfd, UniqueFd seccomp_listener, CgroupLease cgroup,
+          std::chrono::steady_clock::time_point started, uint32_t deadline_ms);
+  Sandbox(Sandbox&&) noexcept = default;
+  Sandbox& operator=(Sandbox&&) noexcept = default;
+  // Kills and reaps the sandbox if it still runs: nothing outlives its owner.
+  ~Sandbox();
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  int seccomp_listener() const { return seccomp_listener_.get(); }
+  SandboxCgroup* cgroup() const { return cgroup_.get(); }
+
+  // Blocks until the sandbox ends, enforcing its deadline and its fatal
+  // seccomp rules, then reaps it and classifies the outcome.
+  Result<Outcome> wait();
+  // SIGKILL to the sandbox's init: the kernel then kills every process of its
+  // pid namespace, double-forked daemons included.
+  Result<void> kill();
+
+ private:
+  void handle_seccomp_notification();
+  Result<Outcome> reap();
+
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+  UniqueFd seccomp_listener_;
+  CgroupLease cgroup_;
+  std::chrono::steady_clock::time_point started_;
+  uint32_t deadline_ms_ = 0;
+  bool reaped_ = false;
+  bool killed_at_deadline_ = false;
+  bool killed_on_request_ = false;
+  int violating_syscall_ = -2;  // -2: none seen
+};
+
+}  // namespace sprout

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian 12 packages that sprout's build, tests and
+# benchmarks need. Idempotent and non-interactive; run as root.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libseccomp-dev libcap-dev libboost-dev
+  libprotobuf-dev protobuf-compiler
+  python3.11 libpython3.11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  iproute2 procps
+  bubblewrap runc
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#packages[@]} packages present"
