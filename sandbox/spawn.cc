@@ -259,7 +259,16 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
     return std::unexpected(std::move(error));
   };
 
-  if (auto r = write_id_maps(static_cast<pid_t>(pid), p.id_maps); !r) return abort_child(r.error());
+  if (auto r = write_id_maps(static_cast<pid_t>(pid), p.id_maps); !r) {
+    Error error = r.error();
+    if (error.err == EACCES && prctl(PR_GET_DUMPABLE) == 0) {
+      // /proc/<pid>/uid_map of a non-dumpable process belongs to root, and the
+      // child inherits the flag from a spawner that dropped privileges
+      // without exec. A freshly exec'd agent is dumpable.
+      error.detail = "the spawner is not dumpable; exec after dropping privileges, or PR_SET_DUMPABLE";
+    }
+    return abort_child(std::move(error));
+  }
   if (cgroup && cgroup->clone_into_fd() < 0) {
     if (auto r = cgroup->add_process(static_cast<pid_t>(pid)); !r) return abort_child(r.error());
   }
