@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Fails if tests left sprout processes, mounts or cgroups on this machine.
+set -u
+left=0
+if pgrep -a '^sprout' > /tmp/sprout-leftover-procs 2>/dev/null; then
+  echo "leftover processes:"; cat /tmp/sprout-leftover-procs; left=1
+fi
+rm -f /tmp/sprout-leftover-procs
+if grep -q sprout /proc/mounts; then
+  echo "leftover mounts:"; grep sprout /proc/mounts; left=1
+fi
+cgroups=$(find /sys/fs/cgroup -maxdepth 6 -type d -name 'sprout*' 2>/dev/null)
+if [[ -n $cgroups ]]; then
+  echo "leftover cgroups:"; echo "$cgroups"; left=1
+fi
+tmp=$(find /tmp -maxdepth 1 -name 'sprout-test-*' 2>/dev/null)
+if [[ -n $tmp ]]; then
+  echo "leftover temporary directories:"; echo "$tmp"; left=1
+fi
+if ((left)); then exit 1; fi
+echo "check-leftovers: no processes, mounts, cgroups or temporary files left"
