@@ -108,24 +108,39 @@ void Sandbox::handle_seccomp_notification() {
   pidfd_send_sigkill(pidfd_.get());
 }
 
+int Sandbox::deadline_remaining_ms() const {
+  if (deadline_ms_ == 0 || killed_at_deadline_) return -1;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      started_ + std::chrono::milliseconds(deadline_ms_) - std::chrono::steady_clock::now());
+  return static_cast<int>(std::max<int64_t>(0, left.count()));
+}
+
+void Sandbox::kill_at_deadline() {
+  killed_at_deadline_ = true;
+  pidfd_send_sigkill(pidfd_.get());
+}
+
+void Sandbox::restart_clock(uint32_t deadline_ms) {
+  started_ = std::chrono::steady_clock::now();
+  deadline_ms_ = deadline_ms;
+}
+
+Sandbox::Parts Sandbox::release() && {
+  reaped_ = true;  // nothing left for the destructor
+  return Parts{pid_, std::move(pidfd_), std::move(seccomp_listener_), std::move(cgroup_)};
+}
+
 Result<Outcome> Sandbox::wait() {
   if (reaped_) return plain_error("wait for sandbox", "already reaped");
-  const auto deadline = started_ + std::chrono::milliseconds(deadline_ms_);
   for (;;) {
     pollfd fds[2] = {{pidfd_.get(), POLLIN, 0}, {seccomp_listener_.get(), POLLIN, 0}};
-    int timeout_ms = -1;
-    if (deadline_ms_ > 0 && !killed_at_deadline_) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      timeout_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
-    }
-    int ready = poll(fds, seccomp_listener_ ? 2 : 1, timeout_ms);
+    int ready = poll(fds, seccomp_listener_ ? 2 : 1, deadline_remaining_ms());
     if (ready < 0) {
       if (errno == EINTR) continue;
       return os_error("poll sandbox", std::to_string(pid_));
     }
     if (ready == 0) {
-      killed_at_deadline_ = true;
-      pidfd_send_sigkill(pidfd_.get());
+      kill_at_deadline();
       continue;
     }
     if (seccomp_listener_ && (fds[1].revents & POLLIN)) handle_seccomp_notification();

@@ -60,9 +60,34 @@ class Sandbox {
   // pid namespace, double-forked daemons included.
   Result<void> kill();
 
- private:
+  // Pieces of wait() for callers that run their own poll loop (invocations
+  // watch the sandbox's channel and log pipes too):
+  // milliseconds left before the deadline; -1 when there is none.
+  int deadline_remaining_ms() const;
+  // Kill because the deadline passed; the outcome says so.
+  void kill_at_deadline();
+  // The listener is readable: record the syscall, kill the sandbox.
   void handle_seccomp_notification();
+  void drop_seccomp_listener() { seccomp_listener_.reset(); }
+  // The pidfd is readable: reap and classify.
   Result<Outcome> reap();
+  // Starts the clock anew (a pre-forked sandbox starts its deadline when it
+  // receives its invocation, not when it was forked).
+  void restart_clock(uint32_t deadline_ms);
+  uint32_t deadline_ms() const { return deadline_ms_; }
+
+  // Hands the descriptors and the lease over (a snapshot passes them to the
+  // supervisor, which becomes the sandbox's parent through CLONE_PARENT).
+  // The Sandbox is then empty and its destructor does nothing.
+  struct Parts {
+    pid_t pid;
+    UniqueFd pidfd;
+    UniqueFd seccomp_listener;
+    CgroupLease cgroup;
+  };
+  Parts release() &&;
+
+ private:
 
   pid_t pid_ = -1;
   UniqueFd pidfd_;

@@ -52,8 +52,18 @@ Result<std::shared_ptr<const PreparedSandbox>> prepare_sandbox(sandbox::SandboxS
 // child, instead of execve. Its return value is the exit status.
 using SandboxEntry = int (*)(void* arg);
 
+// Descriptors that place a sandbox in a cgroup that someone else (the
+// supervisor) owns and opened: the leaf directory for CLONE_INTO_CGROUP (v2),
+// or cgroup.procs files opened for writing (v1), one per hierarchy.
+struct CgroupPlacement {
+  int clone_into_fd = -1;
+  std::vector<int> procs_fds;
+};
+
 struct SpawnOptions {
-  CgroupPool* cgroups = nullptr;
+  CgroupPool* cgroups = nullptr;               // take a leaf from this pool, or
+  const CgroupPlacement* placement = nullptr;  // enter this one
+
   SandboxEntry entry = nullptr;  // required when spec.argv is empty
   void* entry_arg = nullptr;
   // CLONE_PARENT: the sandbox becomes a child of the spawner's parent, so that
