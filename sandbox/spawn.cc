@@ -176,13 +176,18 @@ Error describe_child_failure(const PreparedSandbox& p, const ChildReport& report
 
 Result<std::shared_ptr<const PreparedSandbox>> prepare_sandbox(sandbox::SandboxSpec spec,
                                                                const CgroupPool* cgroups) {
+  return prepare_sandbox(std::move(spec), cgroups && cgroups->enforces_memory());
+}
+
+Result<std::shared_ptr<const PreparedSandbox>> prepare_sandbox(sandbox::SandboxSpec spec,
+                                                               bool memory_fenced_by_cgroup) {
   apply_spec_defaults(spec);
   auto prepared = std::make_shared<PreparedSandbox>();
   auto mounts = plan_mounts(spec);
   if (!mounts) return std::unexpected(mounts.error());
   prepared->mounts = std::move(*mounts);
   prepared->id_maps = plan_id_maps(spec.outer_uid(), spec.outer_gid());
-  prepared->rlimits = plan_rlimits(spec, cgroups && cgroups->enforces_memory());
+  prepared->rlimits = plan_rlimits(spec, memory_fenced_by_cgroup);
   prepared->cgroup_limits = CgroupLimits{spec.memory_limit_bytes(), spec.pids_limit(), spec.cpu_millicores()};
   prepared->last_cap = last_capability();
   prepared->seccomp_notify = &default_seccomp_program(FatalMode::kNotifySpawner);

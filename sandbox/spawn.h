@@ -43,8 +43,12 @@ struct PreparedSandbox {
   int highest_child_fd = 2;
 };
 
-// Validates the spec and computes everything spawn needs. `cgroups` may be
-// null (no cgroup limits; rlimits carry them). Parent side, may allocate.
+// Validates the spec and computes everything spawn needs. Without a memory
+// cgroup (`memory_fenced_by_cgroup` false), RLIMIT_AS carries the memory
+// limit. Parent side, may allocate.
+Result<std::shared_ptr<const PreparedSandbox>> prepare_sandbox(sandbox::SandboxSpec spec,
+                                                               bool memory_fenced_by_cgroup);
+// Same, with the fence taken from the pool that will provide the cgroups.
 Result<std::shared_ptr<const PreparedSandbox>> prepare_sandbox(sandbox::SandboxSpec spec,
                                                                const CgroupPool* cgroups);
 

@@ -1,0 +1,97 @@
+// The exec runtime: any executable in the bundle. The sandbox's pid 1 (the
+// agent) forks it with the payload on stdin (a memfd, so a large payload
+// never blocks on a pipe) and its stdout captured as the result; a non-zero
+// exit is a function error. Its stderr goes to the invocation's log.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/runtime.h"
+#include "sandbox/unique_fd.h"
+
+extern char** environ;
+
+namespace sprout::agent {
+namespace {
+
+constexpr size_t kMaxResultBytes = 6 * 1024 * 1024;
+
+class ExecRuntime final : public Runtime {
+ public:
+  Result<void> initialize(const std::vector<std::string>&) override { return {}; }
+
+  InitResult load(const LoadFunction& load) override {
+    const std::string& file = load.handler();
+    if (file.empty() || file.find("..") != std::string::npos || file[0] == '/') {
+      return init_error("Runtime.InvalidEntrypoint", "handler must name an executable in the bundle: '" + file + "'");
+    }
+    path_ = "/var/task/" + file;
+    if (access(path_.c_str(), X_OK) != 0) {
+      return init_error("Runtime.InvalidEntrypoint", path_ + " is not executable: " + strerror(errno));
+    }
+    InitResult ok;
+    ok.set_ok(true);
+    return ok;
+  }
+
+  InvokeReply invoke(const InvokeRequest& request) override {
+    UniqueFd input(memfd_create("sprout-payload", MFD_CLOEXEC));
+    if (!input || write(input.get(), request.payload().data(), request.payload().size()) !=
+                      static_cast<ssize_t>(request.payload().size())) {
+      return function_error("Runtime.Unknown", std::string("payload memfd: ") + strerror(errno));
+    }
+    lseek(input.get(), 0, SEEK_SET);
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) != 0) return function_error("Runtime.Unknown", std::string("pipe: ") + strerror(errno));
+    UniqueFd read_end(out[0]), write_end(out[1]);
+    pid_t child = fork();
+    if (child < 0) return function_error("Runtime.Unknown", std::string("fork: ") + strerror(errno));
+    if (child == 0) {
+      dup2(input.get(), 0);
+      dup2(write_end.get(), 1);
+      const char* argv[] = {path_.c_str(), nullptr};
+      execve(path_.c_str(), const_cast<char**>(argv), environ);
+      dprintf(2, "sprout: execve %s: %s\n", path_.c_str(), strerror(errno));
+      _exit(127);
+    }
+    write_end.reset();
+    std::string result;
+    char buffer[65536];
+    bool truncated = false;
+    for (;;) {
+      ssize_t n = retry_eintr([&] { return read(read_end.get(), buffer, sizeof buffer); });
+      if (n <= 0) break;
+      if (result.size() + n > kMaxResultBytes) {
+        truncated = true;
+        continue;  // keep draining so the program is not stuck on a full pipe
+      }
+      result.append(buffer, n);
+    }
+    int status = 0;
+    retry_eintr([&] { return waitpid(child, &status, 0); });
+    if (WIFSIGNALED(status)) {
+      return function_error("Runtime.ExitError", std::string("killed by signal ") + sigabbrev_np(WTERMSIG(status)));
+    }
+    if (WEXITSTATUS(status) != 0) {
+      return function_error("Runtime.ExitError", "exited with status " + std::to_string(WEXITSTATUS(status)));
+    }
+    if (truncated) return function_error("Runtime.ResponseTooLarge", "stdout exceeded 6 MiB");
+    InvokeReply reply;
+    reply.set_kind(InvokeReply::OK);
+    reply.set_result(std::move(result));
+    return reply;
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+std::unique_ptr<Runtime> make_exec_runtime() { return std::make_unique<ExecRuntime>(); }
+
+}  // namespace sprout::agent

@@ -1,0 +1,23 @@
+#include "agent/sandbox_entry.h"
+
+#include "sandbox/clock.h"
+#include "sandbox/message_channel.h"
+
+namespace sprout::agent {
+
+int run_sandbox_entry(void* arg) {
+  auto* runtime = static_cast<Runtime*>(arg);
+  runtime->after_fork_child();
+  InvokeRequest request;
+  auto received = read_frame(kInvocationChannelFd, request, kMaxRequestFrame);
+  // A pre-forked sandbox that is never used sees its channel close: exit quietly.
+  if (!received) return is_peer_closed(received.error()) ? 0 : 3;
+  const uint64_t started = monotonic_ns();
+  InvokeReply reply = runtime->invoke(request);
+  reply.set_run_started_monotonic_ns(started);
+  reply.set_run_ended_monotonic_ns(monotonic_ns());
+  runtime->flush_output();
+  return write_frame(kInvocationChannelFd, reply) ? 0 : 4;
+}
+
+}  // namespace sprout::agent

@@ -1,0 +1,166 @@
+#include "snapshot/function_snapshot.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "sandbox/clock.h"
+#include "sandbox/message_channel.h"
+
+namespace sprout {
+namespace {
+
+uint64_t elapsed_us(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - since).count();
+}
+
+// A random RFC 4122 version 4 id, as Lambda's aws_request_id.
+std::string new_request_id() {
+  static thread_local std::mt19937_64 generator{std::random_device{}()};
+  uint64_t high = generator(), low = generator();
+  high = (high & 0xffffffffffff0fffull) | 0x4000ull;
+  low = (low & 0x3fffffffffffffffull) | 0x8000000000000000ull;
+  char text[40];
+  snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(high >> 32),
+           static_cast<unsigned>((high >> 16) & 0xffff), static_cast<unsigned>(high & 0xffff),
+           static_cast<unsigned>(low >> 48), static_cast<unsigned long long>(low & 0xffffffffffffull));
+  return text;
+}
+
+}  // namespace
+
+FunctionSnapshot::FunctionSnapshot(FunctionDefinition definition, pid_t pid, UniqueFd pidfd, UniqueFd control,
+                                   CgroupPool* cgroups)
+    : definition_(std::move(definition)),
+      process_(pid, std::move(pidfd)),
+      control_(std::move(control)),
+      cgroups_(cgroups) {
+  identity_.set_name(definition_.name);
+  identity_.set_version(definition_.version);
+  identity_.set_memory_limit_mb(static_cast<uint32_t>(definition_.sandbox.memory_limit_bytes() >> 20));
+  identity_.set_timeout_ms(definition_.timeout_ms);
+  limits_ = CgroupLimits{definition_.sandbox.memory_limit_bytes(), definition_.sandbox.pids_limit(),
+                         definition_.sandbox.cpu_millicores()};
+}
+
+FunctionSnapshot::~FunctionSnapshot() {
+  {
+    std::lock_guard lock(idle_mutex_);
+    idle_.clear();  // each Sandbox kills and reaps itself
+  }
+  if (control_) {
+    agent::SnapshotCommand command;
+    command.mutable_shutdown();
+    (void)send_packet(control_.get(), command);
+    control_.reset();
+  }
+  process_.stop(1000);
+}
+
+Result<ReadySandbox> FunctionSnapshot::fork_sandbox() {
+  const auto begin = std::chrono::steady_clock::now();
+  CgroupLease lease;
+  std::vector<int> cgroup_fds;
+  bool clone_into = false;
+  if (cgroups_) {
+    auto acquired = cgroups_->acquire(limits_);
+    if (!acquired) return std::unexpected(acquired.error());
+    lease = std::move(*acquired);
+    if (lease) {
+      auto fds = lease->placement_fds();
+      if (!fds) return std::unexpected(fds.error());
+      cgroup_fds = *fds;
+      clone_into = lease->clone_into_fd() >= 0;
+    }
+  }
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return os_error("socketpair", "invocation channel");
+  UniqueFd channel(pair[0]), sandbox_end(pair[1]);
+  int log_pipe[2];
+  if (pipe2(log_pipe, O_CLOEXEC) != 0) return os_error("pipe", "invocation logs");
+  UniqueFd logs(log_pipe[0]), log_write(log_pipe[1]);
+
+  agent::SnapshotCommand command;
+  command.mutable_fork()->set_cgroup_fd_count(static_cast<uint32_t>(cgroup_fds.size()));
+  command.mutable_fork()->set_clone_into_cgroup(clone_into);
+  std::vector<int> passed{sandbox_end.get(), log_write.get()};
+  passed.insert(passed.end(), cgroup_fds.begin(), cgroup_fds.end());
+
+  agent::ForkResult forked;
+  std::vector<UniqueFd> fds;
+  {
+    std::lock_guard lock(control_mutex_);
+    if (!process_.alive()) {
+      return plain_error("fork sandbox", "function snapshot " + definition_.name + "@" + definition_.version +
+                                             " " + process_.end_description());
+    }
+    if (auto r = send_packet(control_.get(), command, passed); !r) return std::unexpected(r.error());
+    if (auto r = receive_packet(control_.get(), forked, &fds); !r) {
+      return plain_error("fork sandbox", "function snapshot " + definition_.name + " did not answer (" +
+                                             r.error().message() + "): " + process_.end_description());
+    }
+  }
+  // Validate what the snapshot sent: it ran user code (the init).
+  const size_t expected = forked.has_seccomp_listener() ? 2 : 1;
+  if (!forked.ok()) return plain_error("fork sandbox", forked.error());
+  if (fds.size() != expected || forked.sandbox_pid() <= 0) {
+    return plain_error("fork sandbox", "malformed answer from the function snapshot");
+  }
+  UniqueFd listener = expected == 2 ? std::move(fds[1]) : UniqueFd();
+  ReadySandbox ready{Sandbox(forked.sandbox_pid(), std::move(fds[0]), std::move(listener), std::move(lease),
+                             std::chrono::steady_clock::now(), 0),
+                     std::move(channel), std::move(logs), elapsed_us(begin)};
+  return ready;
+}
+
+Result<void> FunctionSnapshot::prefork(size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    auto ready = fork_sandbox();
+    if (!ready) return std::unexpected(ready.error());
+    std::lock_guard lock(idle_mutex_);
+    idle_.push_back(std::move(*ready));
+  }
+  return {};
+}
+
+size_t FunctionSnapshot::idle_count() {
+  std::lock_guard lock(idle_mutex_);
+  return idle_.size();
+}
+
+Result<InvocationResult> FunctionSnapshot::invoke(const InvocationRequest& request) {
+  const auto begin = std::chrono::steady_clock::now();
+  std::optional<ReadySandbox> ready;
+  bool preforked = false;
+  {
+    std::lock_guard lock(idle_mutex_);
+    if (!idle_.empty()) {
+      ready.emplace(std::move(idle_.front()));
+      idle_.pop_front();
+      preforked = true;
+    }
+  }
+  if (!ready) {
+    auto forked = fork_sandbox();
+    if (!forked) return std::unexpected(forked.error());
+    ready.emplace(std::move(*forked));
+  }
+  const uint32_t timeout_ms = request.timeout_ms ? request.timeout_ms : definition_.timeout_ms;
+  agent::InvokeRequest wire;
+  wire.set_request_id(request.request_id.empty() ? new_request_id() : request.request_id);
+  wire.set_payload(request.payload);
+  wire.set_deadline_monotonic_ns(monotonic_ns() + uint64_t{timeout_ms} * 1000000);
+  *wire.mutable_function() = identity_;
+  InvocationResult result = run_invocation(*ready, wire, timeout_ms, definition_);
+  result.metrics.preforked = preforked;
+  result.metrics.fork_us = preforked ? 0 : ready->fork_us;
+  result.metrics.total_us = elapsed_us(begin);
+  return result;
+}
+
+}  // namespace sprout

@@ -1,0 +1,220 @@
+// One invocation on a ready sandbox: send the request, collect the reply and
+// the logs, enforce the deadline and the fatal seccomp rules, reap, and
+// classify. Everything the sandbox sends is bounded and validated.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "snapshot/function_snapshot.h"
+#include "snapshot/log_tail.h"
+
+#include <optional>
+
+namespace sprout {
+namespace {
+
+// Reads the reply frame incrementally from a non-blocking socket.
+class ReplyReader {
+ public:
+  explicit ReplyReader(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  // False once the reply is complete, malformed, or the channel closed.
+  bool want_more() const { return !done_; }
+  const std::optional<agent::InvokeReply>& reply() const { return reply_; }
+  const std::string& problem() const { return problem_; }
+
+  void read_from(int fd) {
+    char buffer[65536];
+    for (;;) {
+      ssize_t n = read(fd, buffer, sizeof buffer);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) done_ = true;
+        return;
+      }
+      if (n == 0) {
+        done_ = true;
+        return;
+      }
+      data_.append(buffer, n);
+      if (data_.size() >= 4 && !length_) {
+        uint32_t be;
+        memcpy(&be, data_.data(), 4);
+        length_ = ntohl(be);
+        if (*length_ > max_bytes_) {
+          problem_ = "reply of " + std::to_string(*length_) + " bytes over the limit of " + std::to_string(max_bytes_);
+          done_ = true;
+          return;
+        }
+      }
+      if (length_ && data_.size() >= 4 + *length_) {
+        agent::InvokeReply reply;
+        if (data_.size() != 4 + *length_ || !reply.ParseFromArray(data_.data() + 4, static_cast<int>(*length_)) ||
+            reply.kind() == agent::InvokeReply::KIND_UNSPECIFIED) {
+          problem_ = "malformed reply";
+        } else {
+          reply_ = std::move(reply);
+        }
+        done_ = true;
+        return;
+      }
+    }
+  }
+
+ private:
+  size_t max_bytes_;
+  std::string data_;
+  std::optional<uint32_t> length_;
+  std::optional<agent::InvokeReply> reply_;
+  std::string problem_;
+  bool done_ = false;
+};
+
+void read_logs(int fd, LogTail& tail, bool* open) {
+  char buffer[16384];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n > 0) {
+      tail.append(std::string_view(buffer, n));
+      continue;
+    }
+    if (n == 0 || (errno != EINTR && errno != EAGAIN)) *open = false;
+    if (n < 0 && errno == EINTR) continue;
+    return;
+  }
+}
+
+void classify(InvocationResult& result, const Result<Outcome>& outcome, const ReplyReader& reader,
+              uint32_t timeout_ms, const FunctionDefinition& definition) {
+  if (outcome) {
+    result.metrics.cpu_time_us = outcome->cpu_time_us;
+    result.metrics.peak_memory_bytes = outcome->peak_memory_bytes;
+  }
+  if (reader.reply()) {
+    const auto& reply = *reader.reply();
+    if (reply.run_ended_monotonic_ns() > reply.run_started_monotonic_ns()) {
+      result.metrics.run_us = (reply.run_ended_monotonic_ns() - reply.run_started_monotonic_ns()) / 1000;
+    }
+    if (reply.kind() == agent::InvokeReply::OK) {
+      if (reply.result().size() > definition.max_result_bytes) {
+        result.status = InvocationStatus::kFunctionError;
+        result.error_type = "Runtime.ResponseTooLarge";
+        result.detail = "result of " + std::to_string(reply.result().size()) + " bytes over the limit";
+        return;
+      }
+      result.status = InvocationStatus::kOk;
+      result.result = reply.result();
+      return;
+    }
+    result.status = InvocationStatus::kFunctionError;
+    result.error_type = reply.error_type();
+    result.error_message = reply.error_message();
+    result.stack_trace.assign(reply.stack_trace().begin(), reply.stack_trace().end());
+    result.detail = reply.error_type() + ": " + reply.error_message();
+    return;
+  }
+  if (!outcome) {
+    result.status = InvocationStatus::kInternal;
+    result.detail = outcome.error().message();
+    return;
+  }
+  switch (outcome->kind) {
+    case OutcomeKind::kSeccompViolation:
+      result.status = InvocationStatus::kSeccompViolation;
+      result.detail = "blocked system call " + (outcome->syscall >= 0 ? outcome->syscall_name : std::string("(unknown)"));
+      return;
+    case OutcomeKind::kDeadlineExceeded:
+      result.status = InvocationStatus::kTimeout;
+      result.detail = "Task timed out after " + std::to_string(timeout_ms) + " ms";
+      return;
+    case OutcomeKind::kOutOfMemory:
+      result.status = InvocationStatus::kOutOfMemory;
+      result.detail = "memory limit of " + std::to_string(definition.sandbox.memory_limit_bytes() >> 20) +
+                      " MiB exceeded; killed by the OOM killer";
+      return;
+    case OutcomeKind::kSignaled:
+      result.status = InvocationStatus::kCrashed;
+      result.detail = outcome->describe();
+      return;
+    case OutcomeKind::kExited:
+      result.status = InvocationStatus::kCrashed;
+      result.detail = outcome->describe() + " without answering" +
+                      (reader.problem().empty() ? "" : " (" + reader.problem() + ")");
+      return;
+    case OutcomeKind::kKilled:
+      result.status = InvocationStatus::kInternal;
+      result.detail = "sandbox killed by sprout";
+      return;
+  }
+}
+
+}  // namespace
+
+InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest& request, uint32_t timeout_ms,
+                                const FunctionDefinition& definition) {
+  InvocationResult result;
+  Sandbox& sandbox = ready.sandbox;
+  fcntl(ready.channel.get(), F_SETFL, O_NONBLOCK);
+  fcntl(ready.logs.get(), F_SETFL, O_NONBLOCK);
+  sandbox.restart_clock(timeout_ms);
+
+  std::string out;
+  {
+    std::string body;
+    request.SerializeToString(&body);
+    uint32_t be = htonl(static_cast<uint32_t>(body.size()));
+    out.assign(reinterpret_cast<const char*>(&be), 4);
+    out += body;
+  }
+  size_t sent = 0;
+  ReplyReader reader(definition.max_result_bytes + 64 * 1024);
+  LogTail logs(definition.max_log_bytes);
+  bool logs_open = true;
+  std::optional<Result<Outcome>> outcome;
+
+  while (!outcome) {
+    pollfd fds[4];
+    nfds_t count = 0;
+    fds[count++] = {sandbox.pidfd(), POLLIN, 0};
+    const int channel_index = static_cast<int>(count);
+    short channel_events = (reader.want_more() ? POLLIN : 0) | (sent < out.size() ? POLLOUT : 0);
+    fds[count++] = {channel_events ? ready.channel.get() : -1, channel_events, 0};
+    const int logs_index = static_cast<int>(count);
+    fds[count++] = {logs_open ? ready.logs.get() : -1, POLLIN, 0};
+    const int listener_index = static_cast<int>(count);
+    fds[count++] = {sandbox.seccomp_listener(), POLLIN, 0};
+    int ready_count = poll(fds, count, sandbox.deadline_remaining_ms());
+    if (ready_count < 0) {
+      if (errno == EINTR) continue;
+      sandbox.kill_at_deadline();
+      continue;
+    }
+    if (ready_count == 0) {
+      sandbox.kill_at_deadline();
+      continue;
+    }
+    if (fds[listener_index].revents & POLLIN) sandbox.handle_seccomp_notification();
+    if (fds[listener_index].revents & (POLLHUP | POLLERR)) sandbox.drop_seccomp_listener();
+    if (fds[channel_index].revents & POLLOUT) {
+      ssize_t n = send(ready.channel.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) sent += static_cast<size_t>(n);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) sent = out.size();  // the sandbox is gone; wait for its end
+    }
+    if (fds[channel_index].revents & (POLLIN | POLLHUP | POLLERR)) reader.read_from(ready.channel.get());
+    if (fds[logs_index].revents & (POLLIN | POLLHUP | POLLERR)) read_logs(ready.logs.get(), logs, &logs_open);
+    if (fds[0].revents & POLLIN) outcome = sandbox.reap();
+  }
+  // The sandbox is gone: whatever it wrote is in the kernel's buffers now.
+  if (reader.want_more()) reader.read_from(ready.channel.get());
+  if (logs_open) read_logs(ready.logs.get(), logs, &logs_open);
+
+  result.logs = logs.text();
+  result.logs_truncated = logs.truncated();
+  classify(result, *outcome, reader, timeout_ms, definition);
+  return result;
+}
+
+}  // namespace sprout

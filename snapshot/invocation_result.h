@@ -1,0 +1,49 @@
+// What an invocation came to: one status of DESIGN.md's list (those that the
+// snapshot layer can produce), a readable detail, the result or the error,
+// the tail of the logs, and the metering.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sprout {
+
+enum class InvocationStatus {
+  kOk,
+  kFunctionError,     // the handler raised / returned an error
+  kInitError,         // the function's init failed (load)
+  kTimeout,           // killed at its deadline
+  kOutOfMemory,       // killed by its cgroup's OOM killer
+  kSeccompViolation,  // a fatal seccomp rule; detail names the syscall
+  kCrashed,           // died by a signal, or exited without answering
+  kInternal,          // sprout's own failure (fork refused, channel broken)
+};
+
+// "OK", "FUNCTION_ERROR", ... as on the wire.
+const char* invocation_status_name(InvocationStatus status);
+
+struct InvocationMetrics {
+  uint64_t queue_us = 0;   // waiting for a concurrency slot (set by the scheduler)
+  uint64_t fork_us = 0;    // getting a ready sandbox: fork, or 0 when pre-forked
+  uint64_t init_us = 0;    // function init on the critical path (0: done in the snapshot)
+  uint64_t run_us = 0;     // the handler, as measured inside the sandbox
+  uint64_t total_us = 0;   // from invoke() to the result
+  uint64_t cpu_time_us = 0;
+  uint64_t peak_memory_bytes = 0;
+  bool preforked = false;
+};
+
+struct InvocationResult {
+  InvocationStatus status = InvocationStatus::kInternal;
+  std::string detail;  // one readable line for every status but OK
+  std::string result;  // OK: the JSON-encoded return value
+  std::string error_type;
+  std::string error_message;
+  std::vector<std::string> stack_trace;
+  std::string logs;  // tail of stdout+stderr, in order
+  bool logs_truncated = false;
+  InvocationMetrics metrics;
+};
+
+}  // namespace sprout

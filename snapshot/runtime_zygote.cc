@@ -1,0 +1,264 @@
+#include "snapshot/runtime_zygote.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "sandbox/message_channel.h"
+#include "snapshot/log_tail.h"
+
+namespace sprout {
+namespace {
+
+constexpr uid_t kNobody = 65534;
+constexpr int kAgentControlFd = 3;
+constexpr int kAgentErrorFd = 4;
+
+int remaining_ms(std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  return static_cast<int>(std::max<int64_t>(0, left.count()));
+}
+
+// Waits until `fd` is readable, draining `logs` meanwhile. False on timeout
+// or when the process behind `pidfd` ends first.
+bool wait_readable(int fd, int pidfd, int logs, LogTail* tail, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    pollfd fds[3] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}, {logs, POLLIN, 0}};
+    int ready = poll(fds, logs >= 0 ? 3 : 2, remaining_ms(deadline));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return false;
+    if (logs >= 0 && (fds[2].revents & (POLLIN | POLLHUP))) {
+      char buffer[4096];
+      ssize_t n = read(logs, buffer, sizeof buffer);
+      if (n > 0) tail->append(std::string_view(buffer, n));
+      if (n == 0) logs = -1;  // EOF: the init is over, its logs are complete
+    }
+    if (fds[0].revents) return true;
+    if (fds[1].revents) return false;
+  }
+}
+
+void drain(int fd, LogTail* tail) {
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) tail->append(std::string_view(buffer, n));
+}
+
+// Between fork and exec in a possibly multithreaded supervisor: only
+// async-signal-safe calls. Reports a failure as an errno on `error_fd`.
+[[noreturn]] void exec_agent(int agent_fd, int control_fd, int error_fd, uid_t uid, gid_t gid, bool switch_ids,
+                             char* const* argv, char* const* envp) {
+  auto fail = [error_fd]() {
+    int err = errno;
+    [[maybe_unused]] auto n = write(error_fd, &err, sizeof err);
+    _exit(127);
+  };
+  // Move the three descriptors above every number they might collide with,
+  // then to their places; everything else is closed.
+  int agent = fcntl(agent_fd, F_DUPFD_CLOEXEC, 10);
+  int control = fcntl(control_fd, F_DUPFD_CLOEXEC, 10);
+  int error = fcntl(error_fd, F_DUPFD_CLOEXEC, 10);
+  if (agent < 0 || control < 0 || error < 0) fail();
+  if (dup3(control, kAgentControlFd, 0) < 0 || dup3(error, kAgentErrorFd, O_CLOEXEC) < 0) fail();
+  error_fd = kAgentErrorFd;
+  int agent_high = fcntl(agent, F_DUPFD_CLOEXEC, 5);
+  if (agent_high < 0) fail();
+  int null_fd = open("/dev/null", O_RDONLY);
+  if (null_fd < 0 || dup3(null_fd, STDIN_FILENO, 0) < 0) fail();
+  for (int fd = 5; fd < 1024; ++fd) {
+    if (fd != agent_high) close(fd);
+  }
+  syscall(SYS_close_range, 1024, ~0U, 0);
+  if (switch_ids) {
+    if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) fail();
+  }
+  // After the uid change, which would clear it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail();
+  // By descriptor: the agent's directory need not be searchable by `uid`.
+  syscall(SYS_execveat, agent_high, "", argv, envp, AT_EMPTY_PATH);
+  fail();
+  _exit(127);  // not reached: fail() exits
+}
+
+Result<UniqueFd> sealed_memfd(const std::string& bytes) {
+  UniqueFd fd(memfd_create("sprout-bundle", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return os_error("memfd_create", "code bundle");
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0) return os_error("write", "code bundle memfd");
+    done += static_cast<size_t>(n);
+  }
+  // The snapshot reads a bundle that nobody can change under it.
+  if (fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) {
+    return os_error("seal", "code bundle memfd");
+  }
+  return fd;
+}
+
+}  // namespace
+
+const char* runtime_kind_name(agent::RuntimeKind kind) {
+  switch (kind) {
+    case agent::PYTHON3: return "python3";
+    case agent::NATIVE: return "native";
+    case agent::EXEC: return "exec";
+    default: return "unknown";
+  }
+}
+
+Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(const ZygoteOptions& options) {
+  const std::string runtime = runtime_kind_name(options.runtime);
+  if (runtime == "unknown") return plain_error("start zygote", "unknown runtime");
+  UniqueFd agent(open(options.agent_path.c_str(), O_PATH | O_CLOEXEC));
+  if (!agent) return os_error("open agent", options.agent_path);
+
+  std::vector<std::string> args{"sprout-agent", "--runtime", runtime, "--control-fd", std::to_string(kAgentControlFd)};
+  for (const auto& module : options.pre_imports) {
+    args.push_back("--pre-import");
+    args.push_back(module);
+  }
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::string path_env = "PATH=/usr/local/bin:/usr/bin:/bin", lang_env = "LANG=C.UTF-8";
+  std::string log_env = getenv("SPROUT_LOG") ? std::string("SPROUT_LOG=") + getenv("SPROUT_LOG") : "SPROUT_LOG=info";
+  char* envp[] = {path_env.data(), lang_env.data(), log_env.data(), nullptr};
+
+  const bool root = geteuid() == 0;
+  const uid_t uid = root ? (options.uid ? options.uid : kNobody) : geteuid();
+  const gid_t gid = root ? (options.gid ? options.gid : kNobody) : getegid();
+
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return os_error("socketpair", "zygote control");
+  UniqueFd control(pair[0]), agent_end(pair[1]);
+  int error_pipe[2];
+  if (pipe2(error_pipe, O_CLOEXEC) != 0) return os_error("pipe", "zygote exec report");
+  UniqueFd error_read(error_pipe[0]), error_write(error_pipe[1]);
+
+  int pidfd = -1;
+  // clone3 as a plain fork with a pidfd; the child only calls
+  // async-signal-safe functions before exec.
+  struct {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+  } args_clone{};
+  args_clone.flags = CLONE_PIDFD;
+  args_clone.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args_clone.exit_signal = SIGCHLD;
+  long pid = syscall(SYS_clone3, &args_clone, sizeof args_clone);
+  if (pid < 0) return os_error("clone3", "zygote");
+  if (pid == 0) exec_agent(agent.get(), agent_end.get(), error_write.get(), uid, gid, root, argv.data(), envp);
+  UniqueFd owned_pidfd(pidfd);
+  agent_end.reset();
+  error_write.reset();
+
+  std::unique_ptr<RuntimeZygote> zygote(
+      new RuntimeZygote(options, static_cast<pid_t>(pid), std::move(owned_pidfd), std::move(control)));
+  int exec_errno = 0;
+  if (read(error_read.get(), &exec_errno, sizeof exec_errno) == sizeof exec_errno) {
+    return os_error("exec sprout-agent", options.agent_path, exec_errno);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.ready_timeout_ms);
+  if (!wait_readable(zygote->control_.get(), zygote->process_.pidfd(), -1, nullptr, deadline)) {
+    zygote->process_.kill();
+    return plain_error("start " + runtime + " zygote", "not ready: " + zygote->process_.end_description());
+  }
+  agent::ZygoteReady ready;
+  if (auto r = receive_packet(zygote->control_.get(), ready); !r) {
+    return plain_error("start " + runtime + " zygote", r.error().message() + "; " + zygote->process_.end_description());
+  }
+  if (!ready.ok()) return plain_error("start " + runtime + " zygote", ready.error());
+  zygote->init_duration_us_ = ready.init_duration_us();
+  return zygote;
+}
+
+RuntimeZygote::~RuntimeZygote() {
+  if (control_) {
+    agent::ZygoteCommand command;
+    command.mutable_shutdown();
+    (void)send_packet(control_.get(), command);
+    control_.reset();
+  }
+  process_.stop(1000);
+}
+
+Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, CgroupPool* cgroups) {
+  const std::string what = "load " + definition.name + "@" + definition.version;
+  auto bundle = sealed_memfd(definition.bundle);
+  if (!bundle) return std::unexpected(bundle.error());
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return os_error("socketpair", "snapshot control");
+  UniqueFd control(pair[0]), snapshot_end(pair[1]);
+  int log_pipe[2];
+  if (pipe2(log_pipe, O_CLOEXEC) != 0) return os_error("pipe", "init logs");
+  UniqueFd log_read(log_pipe[0]), log_write(log_pipe[1]);
+  // Never block on the logs: an init that leaves a background process
+  // holding the pipe must not hang the load.
+  fcntl(log_read.get(), F_SETFL, O_NONBLOCK);
+
+  agent::ZygoteCommand command;
+  auto* load = command.mutable_load();
+  load->mutable_function()->set_name(definition.name);
+  load->mutable_function()->set_version(definition.version);
+  load->mutable_function()->set_memory_limit_mb(static_cast<uint32_t>(definition.sandbox.memory_limit_bytes() >> 20));
+  load->mutable_function()->set_timeout_ms(definition.timeout_ms);
+  load->set_handler(definition.handler);
+  load->set_bundle_format(definition.bundle_format);
+  load->set_bundle_file_name(definition.bundle_file_name);
+  *load->mutable_sandbox() = definition.sandbox;
+  load->set_memory_fenced_by_cgroup(cgroups && cgroups->enforces_memory());
+
+  agent::LoadStarted started;
+  std::vector<UniqueFd> fds;
+  {
+    std::lock_guard lock(mutex_);
+    if (!process_.alive()) return plain_error(what, "runtime zygote " + std::string(runtime_kind_name(options_.runtime)) + " died: " + process_.end_description());
+    if (auto r = send_packet(control_.get(), command, {snapshot_end.get(), bundle->get(), log_write.get()}); !r) {
+      return std::unexpected(r.error());
+    }
+    if (auto r = receive_packet(control_.get(), started, &fds); !r) {
+      return plain_error(what, "zygote did not answer: " + r.error().message() + "; " + process_.end_description());
+    }
+  }
+  snapshot_end.reset();
+  log_write.reset();
+  if (!started.ok() || fds.size() != 1) return plain_error(what, "zygote could not fork a snapshot: " + started.error());
+
+  auto snapshot = std::make_unique<FunctionSnapshot>(definition, started.snapshot_pid(), std::move(fds[0]),
+                                                     std::move(control), cgroups);
+  LoadOutcome outcome;
+  LogTail logs(definition.max_log_bytes);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(definition.init_timeout_ms);
+  // The snapshot ends its logs, then reports its init result.
+  if (!wait_readable(snapshot->control_fd(), snapshot->pidfd(), log_read.get(), &logs, deadline)) {
+    bool timed_out = snapshot->alive();
+    snapshot->kill();
+    drain(log_read.get(), &logs);
+    outcome.init.set_ok(false);
+    outcome.init.set_error_type(timed_out ? "Runtime.InitTimeout" : "Runtime.InitCrashed");
+    outcome.init.set_error_message(timed_out ? "init did not finish within " + std::to_string(definition.init_timeout_ms) + " ms"
+                                             : "function snapshot " + snapshot->end_description() + " during init");
+    outcome.init_logs = logs.text();
+    return outcome;
+  }
+  if (auto r = receive_packet(snapshot->control_fd(), outcome.init); !r) {
+    outcome.init.set_ok(false);
+    outcome.init.set_error_type("Runtime.InitCrashed");
+    outcome.init.set_error_message("function snapshot " + snapshot->end_description() + " during init");
+  }
+  drain(log_read.get(), &logs);
+  outcome.init_logs = logs.text();
+  if (outcome.init.ok()) outcome.snapshot = std::move(snapshot);
+  return outcome;
+}
+
+}  // namespace sprout

@@ -1,0 +1,150 @@
+// native and exec runtimes, pre-forking, and what happens when a snapshot
+// or a zygote dies.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "tests/snapshot/snapshot_fixture.h"
+
+namespace sprout::testing {
+namespace {
+
+class LifecycleTest : public SnapshotTest {};
+
+TEST_F(LifecycleTest, NativeExampleRunsItsInitOnceAndAnswers) {
+  FunctionDefinition def;
+  def.name = "hello-native";
+  def.handler = "hello.so";
+  def.bundle_format = agent::SINGLE_FILE;
+  def.bundle_file_name = "hello.so";
+  def.bundle = read_file(SPROUT_NATIVE_HELLO_PATH);
+  ASSERT_FALSE(def.bundle.empty());
+  auto snapshot = load_ok(def, agent::NATIVE);
+  ASSERT_TRUE(snapshot);
+  auto result = invoke(*snapshot, "12345");
+  EXPECT_EQ(result.status, InvocationStatus::kOk) << result.detail;
+  EXPECT_EQ(result.result, R"({"message":"hello from C","bytes":5,"init":42,"function":"hello-native"})");
+}
+
+TEST_F(LifecycleTest, NativeMissingSymbolIsAnInitError) {
+  FunctionDefinition def;
+  def.name = "not-native";
+  def.handler = "missing.so";
+  def.bundle_file_name = "other.so";
+  def.bundle = "not an ELF file";
+  auto loaded = load(def, agent::NATIVE);
+  EXPECT_FALSE(loaded.init.ok());
+  EXPECT_EQ(loaded.init.error_type(), "Runtime.InvalidEntrypoint");
+}
+
+TEST_F(LifecycleTest, ExecExampleReadsStdinAndAnswersOnStdout) {
+  FunctionDefinition def;
+  def.name = "hello-exec";
+  def.handler = "run.sh";
+  def.bundle_file_name = "run.sh";
+  def.bundle = read_file(SPROUT_EXAMPLES_DIR "/exec/hello/run.sh");
+  auto snapshot = load_ok(def, agent::EXEC);
+  ASSERT_TRUE(snapshot);
+  auto result = invoke(*snapshot, R"({"x": 1})");
+  EXPECT_EQ(result.status, InvocationStatus::kOk) << result.detail << result.logs;
+  EXPECT_EQ(result.result, R"({"message":"hello from sh","payload":{"x": 1}})");
+}
+
+TEST_F(LifecycleTest, ExecNonZeroExitIsAFunctionError) {
+  FunctionDefinition def;
+  def.name = "failing-exec";
+  def.handler = "fail.sh";
+  def.bundle_file_name = "fail.sh";
+  def.bundle = "#!/bin/sh\necho 'something broke' >&2\nexit 4\n";
+  auto snapshot = load_ok(def, agent::EXEC);
+  ASSERT_TRUE(snapshot);
+  auto result = invoke(*snapshot, "");
+  EXPECT_EQ(result.status, InvocationStatus::kFunctionError);
+  EXPECT_EQ(result.error_message, "exited with status 4");
+  EXPECT_EQ(result.logs, "something broke\n");
+}
+
+TEST_F(LifecycleTest, TarBundleWithPackageLaysOutADirectory) {
+  // A tar stream made by Python's tarfile (pax format), holding a package.
+  FunctionDefinition def = python_function("", "app.main.handler");
+  def.bundle_format = agent::TAR;
+  def.bundle = read_file(SPROUT_TEST_TAR_BUNDLE);
+  ASSERT_FALSE(def.bundle.empty());
+  auto snapshot = load_ok(def);
+  ASSERT_TRUE(snapshot);
+  auto result = invoke(*snapshot, "{}");
+  EXPECT_EQ(result.status, InvocationStatus::kOk) << result.detail;
+  EXPECT_EQ(result.result, R"({"helper": "from a package", "data": "data file\n"})");
+}
+
+TEST_F(LifecycleTest, PreforkedSandboxesServeFirst) {
+  auto snapshot = load_ok(python_function("def h(event, context):\n    return 1\n", "fn.h"));
+  ASSERT_TRUE(snapshot);
+  ASSERT_TRUE(snapshot->prefork(2).has_value());
+  EXPECT_EQ(snapshot->idle_count(), 2u);
+  auto first = invoke(*snapshot, "{}");
+  EXPECT_TRUE(first.metrics.preforked);
+  EXPECT_EQ(first.metrics.fork_us, 0u);
+  EXPECT_EQ(snapshot->idle_count(), 1u);
+  invoke(*snapshot, "{}");
+  auto third = invoke(*snapshot, "{}");
+  EXPECT_FALSE(third.metrics.preforked);
+  EXPECT_EQ(third.status, InvocationStatus::kOk);
+}
+
+TEST_F(LifecycleTest, KilledSnapshotGivesAClearErrorAndLeavesNothing) {
+  auto snapshot = load_ok(python_function(
+      "import time\ndef h(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 'ok'\n", "fn.h"));
+  ASSERT_TRUE(snapshot);
+  // An invocation in flight when the snapshot dies runs in its own sandbox,
+  // a child of ours, not of the snapshot: it finishes.
+  std::optional<Result<InvocationResult>> in_flight;
+  std::thread caller([&] { in_flight = snapshot->invoke({.payload = R"({"sleep": 0.5})"}); });
+  usleep(200 * 1000);
+  snapshot->kill();
+  caller.join();
+  ASSERT_TRUE(in_flight->has_value());
+  EXPECT_EQ((*in_flight)->status, InvocationStatus::kOk);
+  // The next call says what happened, and a new snapshot works.
+  EXPECT_FALSE(snapshot->alive());
+  auto next = snapshot->invoke({.payload = "{}"});
+  ASSERT_FALSE(next.has_value());
+  EXPECT_NE(next.error().message().find("function snapshot test-fn@7 killed by signal KILL"), std::string::npos)
+      << next.error().message();
+  auto fresh = load_ok(python_function("def h(event, context):\n    return 'again'\n", "fn.h"));
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(invoke(*fresh, "{}").result, "\"again\"");
+  snapshot.reset();
+  fresh.reset();
+  zygotes_.clear();
+  // Every process we started (zygote, snapshots, sandboxes) is reaped.
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST_F(LifecycleTest, DeadZygoteIsReportedOnLoad) {
+  auto& python = zygote(agent::PYTHON3);
+  kill(python.pid(), SIGKILL);
+  usleep(50 * 1000);
+  EXPECT_FALSE(python.alive());
+  auto loaded = python.load(python_function("def h(e, c):\n    return 1\n", "fn.h"), pool_.get());
+  ASSERT_FALSE(loaded.has_value());
+  EXPECT_NE(loaded.error().message().find("runtime zygote python3 died: killed by signal KILL"), std::string::npos)
+      << loaded.error().message();
+}
+
+TEST_F(LifecycleTest, BundleWithEscapingPathIsRefused) {
+  FunctionDefinition def = python_function("", "fn.h");
+  def.bundle_format = agent::TAR;
+  def.bundle = read_file(SPROUT_TEST_EVIL_TAR_BUNDLE);
+  ASSERT_FALSE(def.bundle.empty());
+  auto loaded = load(def);
+  EXPECT_FALSE(loaded.init.ok());
+  EXPECT_EQ(loaded.init.error_type(), "Runtime.SnapshotSetupError");
+  EXPECT_NE(loaded.init.error_message().find("escaping path: '../escape.py'"), std::string::npos)
+      << loaded.init.error_message();
+}
+
+}  // namespace
+}  // namespace sprout::testing
