@@ -124,6 +124,12 @@ class PythonRuntime final : public Runtime {
     Py_XDECREF(result);
   }
 
+  void warm_up() override {
+    PyObject* result = PyObject_CallMethod(glue_, "warm_up", nullptr);
+    if (!result) PyErr_Clear();
+    Py_XDECREF(result);
+  }
+
   InvokeReply invoke(const InvokeRequest& request) override {
     PyObject* result = PyObject_CallMethod(glue_, "invoke", "(y#s#K)", request.payload().data(),
                                            request.payload().size(), request.request_id().data(),

@@ -27,6 +27,9 @@ class Runtime {
   virtual void before_fork() {}
   virtual void after_fork_parent() {}
   virtual void after_fork_child() {}
+  // Sandbox, only while no request is waiting (a pre-forked sandbox): touch
+  // what invoke() will touch, so its copy-on-write faults happen now.
+  virtual void warm_up() {}
   virtual InvokeReply invoke(const InvokeRequest& request) = 0;
   virtual void flush_output() {}
 };

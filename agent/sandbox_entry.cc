@@ -1,5 +1,7 @@
 #include "agent/sandbox_entry.h"
 
+#include <poll.h>
+
 #include "sandbox/clock.h"
 #include "sandbox/message_channel.h"
 
@@ -8,6 +10,8 @@ namespace sprout::agent {
 int run_sandbox_entry(void* arg) {
   auto* runtime = static_cast<Runtime*>(arg);
   runtime->after_fork_child();
+  pollfd waiting{kInvocationChannelFd, POLLIN, 0};
+  if (poll(&waiting, 1, 0) == 0) runtime->warm_up();  // idle: a pre-forked sandbox
   InvokeRequest request;
   auto received = read_frame(kInvocationChannelFd, request, kMaxRequestFrame);
   // A pre-forked sandbox that is never used sees its channel close: exit quietly.

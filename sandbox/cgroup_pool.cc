@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "sandbox/log.h"
 
 namespace sprout {
@@ -65,7 +67,10 @@ Result<std::unique_ptr<CgroupPool>> CgroupPool::create(CgroupPoolOptions options
 }
 
 CgroupPool::~CgroupPool() {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  if (!returned_.wait_for(lock, std::chrono::seconds(5), [this] { return leased_ == 0; })) {
+    log_line(LogLevel::kWarning, std::to_string(leased_) + " cgroup leases still out at pool shutdown");
+  }
   for (auto& leaf : idle_) (void)leaf->remove();
   idle_.clear();
   for (const auto& dir : parent_dirs_) remove_cgroup_tree(dir);
@@ -104,33 +109,38 @@ Result<CgroupLease> CgroupPool::acquire(const CgroupLimits& limits) {
   std::unique_ptr<SandboxCgroup> leaf;
   {
     std::lock_guard lock(mutex_);
+    ++leased_;
     if (!idle_.empty()) {
       leaf = std::move(idle_.back());
       idle_.pop_back();
     } else {
       auto created = create_leaf();
-      if (!created) return std::unexpected(created.error());
+      if (!created) {
+        --leased_;
+        return std::unexpected(created.error());
+      }
       leaf = std::move(*created);
     }
   }
-  if (auto r = leaf->apply_limits(limits); !r) return std::unexpected(r.error());
-  if (auto r = leaf->reset_counters(); !r) return std::unexpected(r.error());
-  return CgroupLease(this, std::move(leaf));
+  // From here the lease owns the leaf: any failure gives it back.
+  CgroupLease lease(this, std::move(leaf));
+  if (auto r = lease->apply_limits(limits); !r) return std::unexpected(r.error());
+  if (auto r = lease->reset_counters(); !r) return std::unexpected(r.error());
+  return lease;
 }
 
 void CgroupPool::give_back(std::unique_ptr<SandboxCgroup> cgroup) {
   // A leaf that still holds processes is never handed to another sandbox.
-  if (!cgroup->is_empty()) {
-    cgroup->kill_all();
-    (void)cgroup->remove();
-    return;
-  }
+  const bool reusable = cgroup->is_empty();
+  if (!reusable) cgroup->kill_all();
   std::lock_guard lock(mutex_);
-  if (idle_.size() >= options_.max_idle) {
+  if (!reusable || idle_.size() >= options_.max_idle) {
     (void)cgroup->remove();
-    return;
+  } else {
+    idle_.push_back(std::move(cgroup));
   }
-  idle_.push_back(std::move(cgroup));
+  --leased_;
+  returned_.notify_all();
 }
 
 size_t CgroupPool::idle_count() const {

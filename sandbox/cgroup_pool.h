@@ -4,10 +4,13 @@
 // empty one is a counter reset. The pool owns "<own cgroup>/<prefix>-<pid>"
 // in every hierarchy and removes it, with every leaf, on destruction. On
 // creation it also removes what a crashed earlier process of the same prefix
-// left behind (directories whose <pid> no longer runs).
+// left behind (directories whose <pid> no longer runs). Its destructor waits
+// (a few seconds at most) for outstanding leases, which sandboxes being
+// reaped in the background still hold.
 // Thread-safe.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -71,6 +74,8 @@ class CgroupPool {
   CgroupLayout layout_;
   std::vector<std::string> parent_dirs_;
   mutable std::mutex mutex_;
+  std::condition_variable returned_;  // a lease came back
+  size_t leased_ = 0;
   std::vector<std::unique_ptr<SandboxCgroup>> idle_;
   size_t next_leaf_ = 0;
   size_t created_ = 0;

@@ -10,6 +10,7 @@
 
 #include "snapshot/function_snapshot.h"
 #include "snapshot/log_tail.h"
+#include "snapshot/sandbox_reaper.h"
 
 #include <optional>
 
@@ -175,7 +176,9 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
   bool logs_open = true;
   std::optional<Result<Outcome>> outcome;
 
-  while (!outcome) {
+  // Ends when the sandbox has answered (it is then reaped in the background)
+  // or when it is gone without an answer.
+  while (!outcome && !reader.reply()) {
     pollfd fds[4];
     nfds_t count = 0;
     fds[count++] = {sandbox.pidfd(), POLLIN, 0};
@@ -207,8 +210,21 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
     if (fds[logs_index].revents & (POLLIN | POLLHUP | POLLERR)) read_logs(ready.logs.get(), logs, &logs_open);
     if (fds[0].revents & POLLIN) outcome = sandbox.reap();
   }
-  // The sandbox is gone: whatever it wrote is in the kernel's buffers now.
-  if (reader.want_more()) reader.read_from(ready.channel.get());
+  if (!outcome) {
+    // Answered. Its logs were flushed before the answer, so the pipe holds
+    // them all; usage is read now, while the leaf still accounts for it.
+    Outcome answered;
+    if (SandboxCgroup* cgroup = sandbox.cgroup()) {
+      CgroupUsage usage = cgroup->read_usage();
+      answered.cpu_time_us = usage.cpu_time_us;
+      answered.peak_memory_bytes = usage.peak_memory_bytes;
+    }
+    outcome = answered;
+    SandboxReaper::instance().adopt(std::move(sandbox));
+  } else if (reader.want_more()) {
+    // The sandbox is gone: whatever it wrote is in the kernel's buffers now.
+    reader.read_from(ready.channel.get());
+  }
   if (logs_open) read_logs(ready.logs.get(), logs, &logs_open);
 
   result.logs = logs.text();

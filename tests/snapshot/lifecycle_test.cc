@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "snapshot/sandbox_reaper.h"
 #include "tests/snapshot/snapshot_fixture.h"
 
 namespace sprout::testing {
@@ -118,6 +119,7 @@ TEST_F(LifecycleTest, KilledSnapshotGivesAClearErrorAndLeavesNothing) {
   snapshot.reset();
   fresh.reset();
   zygotes_.clear();
+  SandboxReaper::instance().wait_until_empty();
   // Every process we started (zygote, snapshots, sandboxes) is reaped.
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
