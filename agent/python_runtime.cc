@@ -100,10 +100,17 @@ class PythonRuntime final : public Runtime {
       PyDict_SetItemString(env, std::string(text.substr(0, eq)).c_str(), value);
       Py_DECREF(value);
     }
-    PyObject* result = PyObject_CallMethod(glue_, "load", "(s#OO)", load.handler().data(), load.handler().size(),
-                                           function, env);
+    PyObject* pre_imports = PyList_New(0);
+    for (const auto& name : load.pre_imports()) {
+      PyObject* item = PyUnicode_FromStringAndSize(name.data(), name.size());
+      PyList_Append(pre_imports, item);
+      Py_DECREF(item);
+    }
+    PyObject* result = PyObject_CallMethod(glue_, "load", "(s#OOO)", load.handler().data(), load.handler().size(),
+                                           function, env, pre_imports);
     Py_DECREF(function);
     Py_DECREF(env);
+    Py_DECREF(pre_imports);
     if (!result) return init_error("Runtime.Unknown", fetch_python_error());
     InitResult init;
     init.set_ok(PyObject_IsTrue(PyTuple_GetItem(result, 0)));

@@ -1,6 +1,7 @@
 #include "snapshot/function_snapshot.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -139,10 +140,15 @@ Result<InvocationResult> FunctionSnapshot::invoke(const InvocationRequest& reque
   bool preforked = false;
   {
     std::lock_guard lock(idle_mutex_);
-    if (!idle_.empty()) {
-      ready.emplace(std::move(idle_.front()));
+    // A pre-forked sandbox that died while idle (killed from outside) is
+    // dropped, not handed a request.
+    while (!idle_.empty() && !ready) {
+      pollfd exited{idle_.front().sandbox.pidfd(), POLLIN, 0};
+      if (poll(&exited, 1, 0) == 0) {
+        ready.emplace(std::move(idle_.front()));
+        preforked = true;
+      }
       idle_.pop_front();
-      preforked = true;
     }
   }
   if (!ready) {
@@ -156,7 +162,8 @@ Result<InvocationResult> FunctionSnapshot::invoke(const InvocationRequest& reque
   wire.set_payload(request.payload);
   wire.set_deadline_monotonic_ns(monotonic_ns() + uint64_t{timeout_ms} * 1000000);
   *wire.mutable_function() = identity_;
-  InvocationResult result = run_invocation(*ready, wire, timeout_ms, definition_);
+  InvocationResult result = run_invocation(*ready, wire, timeout_ms, definition_, request.cancel_fd);
+  result.request_id = wire.request_id();
   result.metrics.preforked = preforked;
   result.metrics.fork_us = preforked ? 0 : ready->fork_us;
   result.metrics.total_us = elapsed_us(begin);

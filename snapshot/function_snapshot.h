@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "agent/proto/agent_protocol.pb.h"
 #include "sandbox/cgroup_pool.h"
@@ -39,6 +40,7 @@ struct FunctionDefinition {
   // cpu_millicores, tmp_size_bytes, env, ... (argv, fds, code_dir are set by
   // sprout).
   sandbox::SandboxSpec sandbox;
+  std::vector<std::string> pre_imports;  // python3: imported before the handler's module
   uint32_t timeout_ms = 3000;
   int init_timeout_ms = 10000;  // Lambda's init limit
   size_t max_log_bytes = 64 * 1024;
@@ -49,6 +51,9 @@ struct InvocationRequest {
   std::string request_id;  // generated when empty
   std::string payload;
   uint32_t timeout_ms = 0;  // 0: the function's timeout
+  // Readable (an eventfd written by the caller) when the caller gave up, e.g.
+  // its client disconnected: the sandbox is killed at once. -1: never.
+  int cancel_fd = -1;
 };
 
 // A sandbox forked and waiting for its one invocation.
@@ -98,6 +103,6 @@ class FunctionSnapshot {
 
 // Runs one invocation on a ready sandbox and classifies how it ended.
 InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest& request, uint32_t timeout_ms,
-                                const FunctionDefinition& definition);
+                                const FunctionDefinition& definition, int cancel_fd = -1);
 
 }  // namespace sprout

@@ -147,7 +147,7 @@ void classify(InvocationResult& result, const Result<Outcome>& outcome, const Re
       return;
     case OutcomeKind::kKilled:
       result.status = InvocationStatus::kInternal;
-      result.detail = "sandbox killed by sprout";
+      result.detail = "cancelled: the caller went away, the sandbox was killed";
       return;
   }
 }
@@ -155,7 +155,7 @@ void classify(InvocationResult& result, const Result<Outcome>& outcome, const Re
 }  // namespace
 
 InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest& request, uint32_t timeout_ms,
-                                const FunctionDefinition& definition) {
+                                const FunctionDefinition& definition, int cancel_fd) {
   InvocationResult result;
   Sandbox& sandbox = ready.sandbox;
   fcntl(ready.channel.get(), F_SETFL, O_NONBLOCK);
@@ -175,11 +175,12 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
   LogTail logs(definition.max_log_bytes);
   bool logs_open = true;
   std::optional<Result<Outcome>> outcome;
+  bool cancelled = false;
 
   // Ends when the sandbox has answered (it is then reaped in the background)
   // or when it is gone without an answer.
   while (!outcome && !reader.reply()) {
-    pollfd fds[4];
+    pollfd fds[5];
     nfds_t count = 0;
     fds[count++] = {sandbox.pidfd(), POLLIN, 0};
     const int channel_index = static_cast<int>(count);
@@ -189,6 +190,8 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
     fds[count++] = {logs_open ? ready.logs.get() : -1, POLLIN, 0};
     const int listener_index = static_cast<int>(count);
     fds[count++] = {sandbox.seccomp_listener(), POLLIN, 0};
+    const int cancel_index = static_cast<int>(count);
+    fds[count++] = {cancelled ? -1 : cancel_fd, POLLIN, 0};
     int ready_count = poll(fds, count, sandbox.deadline_remaining_ms());
     if (ready_count < 0) {
       if (errno == EINTR) continue;
@@ -198,6 +201,10 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
     if (ready_count == 0) {
       sandbox.kill_at_deadline();
       continue;
+    }
+    if (fds[cancel_index].revents & POLLIN) {
+      cancelled = true;
+      (void)sandbox.kill();
     }
     if (fds[listener_index].revents & POLLIN) sandbox.handle_seccomp_notification();
     if (fds[listener_index].revents & (POLLHUP | POLLERR)) sandbox.drop_seccomp_listener();

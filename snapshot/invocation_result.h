@@ -36,6 +36,7 @@ struct InvocationMetrics {
 
 struct InvocationResult {
   InvocationStatus status = InvocationStatus::kInternal;
+  std::string request_id;  // the aws_request_id the handler saw
   std::string detail;  // one readable line for every status but OK
   std::string result;  // OK: the JSON-encoded return value
   std::string error_type;

@@ -216,6 +216,7 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
   load->set_bundle_file_name(definition.bundle_file_name);
   *load->mutable_sandbox() = definition.sandbox;
   load->set_memory_fenced_by_cgroup(cgroups && cgroups->enforces_memory());
+  for (const auto& module : definition.pre_imports) load->add_pre_imports(module);
 
   agent::LoadStarted started;
   std::vector<UniqueFd> fds;

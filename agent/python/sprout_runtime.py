@@ -61,7 +61,7 @@ def initialize(pre_imports):
     gc.freeze()
 
 
-def load(handler, function, env):
+def load(handler, function, env, pre_imports):
     """The function's init: import its module once. Returns (ok, type, message, stack)."""
     global _handler, _function
     _function = function
@@ -69,6 +69,11 @@ def load(handler, function, env):
     os.environ.update(env)
     if TASK_ROOT not in sys.path:
         sys.path.insert(0, TASK_ROOT)
+    for name in pre_imports:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            return (False, "Runtime.ImportModuleError", "Unable to pre-import '%s': %s" % (name, exc), [])
     module_name, _, function_name = handler.rpartition(".")
     if not module_name or not function_name:
         return (False, "Runtime.MalformedHandlerName",

@@ -1,0 +1,428 @@
+// sprout: the command-line client of sproutd. A contract that scripts rely
+// on: the forms below are stable; exit codes are documented in docs/cli.md.
+//
+//   sprout [--socket PATH] deploy NAME --runtime python3|native|exec --code PATH [--handler MOD.FN]
+//          [--memory-mb N] [--timeout-ms N] [--env K=V]... [--max-concurrency N]
+//          [--pre-import MODULE]... [--prefork-min N] [--prefork-max N] [--no-prefork]
+//   sprout [--socket PATH] invoke NAME [--payload JSON | --payload-file FILE] [--timeout-ms N] [--logs]
+//   sprout [--socket PATH] ls | get NAME | rm NAME | stats [NAME] | health
+// Every subcommand accepts --json. --socket defaults to $SPROUT_SOCKET, then
+// /run/sprout/sprout.sock.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/json_writer.h"
+#include "sprout/client.h"
+
+namespace {
+
+using sprout::cli::is_valid_json;
+using sprout::cli::json_string;
+using sprout::cli::JsonObject;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitLocalError = 1;
+
+// 0 for OK; 10 + the status number otherwise (FUNCTION_ERROR = 12, ...).
+int exit_code_for(sprout::api::Status status) { return status == sprout::api::OK ? 0 : 10 + static_cast<int>(status); }
+
+const char* usage =
+    "usage: sprout [--socket PATH] [--json] COMMAND ...\n"
+    "  deploy NAME --runtime python3|native|exec --code PATH [--handler MOD.FN] [--memory-mb N]\n"
+    "         [--timeout-ms N] [--env K=V]... [--max-concurrency N] [--pre-import MODULE]...\n"
+    "         [--prefork-min N] [--prefork-max N] [--no-prefork]\n"
+    "  invoke NAME [--payload JSON | --payload-file FILE] [--timeout-ms N] [--logs]\n"
+    "  ls | get NAME | rm NAME | stats [NAME] | health\n"
+    "exit status: 0 OK, 1 local error, 2 usage, 10+N for API status N (see docs/cli.md)\n";
+
+struct Options {
+  std::string socket = sprout::default_socket_path();
+  bool json = false;
+  std::vector<std::string> words;                       // positional
+  std::multimap<std::string, std::string> flags;        // --flag value
+  std::map<std::string, bool> switches;                 // --flag
+};
+
+bool is_switch(const std::string& flag) { return flag == "--json" || flag == "--logs" || flag == "--no-prefork"; }
+
+std::optional<Options> parse(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") return std::nullopt;
+    if (arg.rfind("--", 0) == 0) {
+      if (is_switch(arg)) {
+        options.switches[arg] = true;
+        continue;
+      }
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "sprout: %s needs a value\n", arg.c_str());
+        return std::nullopt;
+      }
+      if (arg == "--socket") {
+        options.socket = argv[++i];
+      } else {
+        options.flags.emplace(arg, argv[++i]);
+      }
+    } else {
+      options.words.push_back(arg);
+    }
+  }
+  options.json = options.switches.count("--json") > 0;
+  return options;
+}
+
+std::string flag(const Options& o, const std::string& name, const std::string& fallback = "") {
+  auto it = o.flags.find(name);
+  return it == o.flags.end() ? fallback : it->second;
+}
+
+std::optional<uint32_t> number_flag(const Options& o, const std::string& name) {
+  std::string text = flag(o, name);
+  if (text.empty()) return 0;
+  char* end = nullptr;
+  unsigned long value = std::strtoul(text.c_str(), &end, 10);
+  if (*end || value > 0xffffffffUL) {
+    std::fprintf(stderr, "sprout: %s takes a number, not '%s'\n", name.c_str(), text.c_str());
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(value);
+}
+
+bool read_file(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  *out = buffer.str();
+  return true;
+}
+
+int report_error(const Options& o, const sprout::ClientError& error) {
+  if (o.json) {
+    std::printf("%s\n", JsonObject().string("status", sprout::api::Status_Name(error.status)).string("error", error.message).str().c_str());
+  } else {
+    std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(error.status).c_str(), error.message.c_str());
+  }
+  return exit_code_for(error.status);
+}
+
+std::string json_value(const std::string& bytes) { return is_valid_json(bytes) ? bytes : json_string(bytes); }
+
+std::string runtime_name(sprout::api::Runtime runtime) {
+  switch (runtime) {
+    case sprout::api::PYTHON3: return "python3";
+    case sprout::api::NATIVE: return "native";
+    case sprout::api::EXEC: return "exec";
+    default: return "unknown";
+  }
+}
+
+std::string info_json(const sprout::api::FunctionInfo& info) {
+  JsonObject env;
+  for (const auto& [key, value] : info.spec().env()) env.string(key, value);
+  return JsonObject()
+      .string("name", info.spec().name())
+      .number("version", info.version())
+      .string("runtime", runtime_name(info.spec().runtime()))
+      .string("handler", info.spec().handler())
+      .number("memory_mb", info.spec().memory_mb())
+      .number("timeout_ms", info.spec().timeout_ms())
+      .number("max_concurrency", info.spec().max_concurrency())
+      .number("prefork_min", info.spec().prefork_min())
+      .number("prefork_max", info.spec().prefork_max())
+      .raw("env", env.str())
+      .number("code_size", info.code_size())
+      .number("deployed_unix_ms", static_cast<uint64_t>(info.deployed_unix_ms()))
+      .string("state", info.state())
+      .number("idle_sandboxes", info.idle_sandboxes())
+      .str();
+}
+
+int deploy(sprout::Client& client, const Options& o) {
+  if (o.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
+  sprout::api::FunctionSpec spec;
+  spec.set_name(o.words[1]);
+  const std::string runtime = flag(o, "--runtime");
+  if (runtime == "python3") spec.set_runtime(sprout::api::PYTHON3);
+  else if (runtime == "native") spec.set_runtime(sprout::api::NATIVE);
+  else if (runtime == "exec") spec.set_runtime(sprout::api::EXEC);
+  else {
+    std::fprintf(stderr, "sprout: --runtime must be python3, native or exec\n");
+    return kExitUsage;
+  }
+  const std::string code = flag(o, "--code");
+  struct stat st;
+  if (code.empty() || stat(code.c_str(), &st) != 0) {
+    std::fprintf(stderr, "sprout: --code %s: no such file or directory\n", code.c_str());
+    return code.empty() ? kExitUsage : kExitLocalError;
+  }
+  std::string handler = flag(o, "--handler");
+  if (S_ISDIR(st.st_mode)) {
+    auto packed = sprout::pack_directory(code);
+    if (!packed) return report_error(o, packed.error());
+    spec.set_code(std::move(*packed));
+    spec.set_code_format(sprout::api::TAR);
+    if (handler.empty()) {
+      std::fprintf(stderr, "sprout: --handler is required when --code is a directory\n");
+      return kExitUsage;
+    }
+  } else {
+    std::string bytes;
+    if (!read_file(code, &bytes)) {
+      std::fprintf(stderr, "sprout: cannot read %s\n", code.c_str());
+      return kExitLocalError;
+    }
+    const std::string file_name = code.substr(code.rfind('/') + 1);
+    spec.set_code(std::move(bytes));
+    spec.set_code_format(sprout::api::SINGLE_FILE);
+    spec.set_code_file_name(file_name);
+    if (handler.empty()) {
+      // handler.py -> handler.handler; a .so or an executable is its own handler.
+      auto dot = file_name.rfind(".py");
+      handler = runtime == "python3" && dot != std::string::npos ? file_name.substr(0, dot) + ".handler" : file_name;
+    }
+  }
+  spec.set_handler(handler);
+  for (const char* name : {"--memory-mb", "--timeout-ms", "--max-concurrency", "--prefork-min", "--prefork-max"}) {
+    if (!number_flag(o, name)) return kExitUsage;
+  }
+  spec.set_memory_mb(*number_flag(o, "--memory-mb"));
+  spec.set_timeout_ms(*number_flag(o, "--timeout-ms"));
+  spec.set_max_concurrency(*number_flag(o, "--max-concurrency"));
+  spec.set_prefork_min(*number_flag(o, "--prefork-min"));
+  spec.set_prefork_max(*number_flag(o, "--prefork-max"));
+  spec.set_no_prefork(o.switches.count("--no-prefork") > 0);
+  auto range = o.flags.equal_range("--env");
+  for (auto it = range.first; it != range.second; ++it) {
+    auto eq = it->second.find('=');
+    if (eq == std::string::npos) {
+      std::fprintf(stderr, "sprout: --env takes KEY=VALUE, not '%s'\n", it->second.c_str());
+      return kExitUsage;
+    }
+    (*spec.mutable_env())[it->second.substr(0, eq)] = it->second.substr(eq + 1);
+  }
+  auto imports = o.flags.equal_range("--pre-import");
+  for (auto it = imports.first; it != imports.second; ++it) spec.add_pre_imports(it->second);
+
+  sprout::api::Request request;
+  *request.mutable_deploy()->mutable_spec() = spec;
+  auto response = client.call(std::move(request));
+  if (!response) return report_error(o, response.error());
+  const auto& deployed = response->deploy();
+  if (o.json) {
+    JsonObject out;
+    out.string("status", sprout::api::Status_Name(response->status()));
+    if (response->status() != sprout::api::OK) out.string("error", response->error());
+    if (deployed.has_function()) out.raw("function", info_json(deployed.function()));
+    if (!deployed.error_type().empty()) {
+      std::string trace = "[";
+      for (int i = 0; i < deployed.stack_trace_size(); ++i) trace += (i ? ", " : "") + json_string(deployed.stack_trace(i));
+      out.string("errorType", deployed.error_type()).string("errorMessage", deployed.error_message()).raw("stackTrace", trace + "]");
+    }
+    out.string("init_logs", deployed.init_logs());
+    std::printf("%s\n", out.str().c_str());
+  } else if (response->status() == sprout::api::OK) {
+    std::printf("deployed %s v%u (%s, %llu bytes)\n", spec.name().c_str(), deployed.function().version(),
+                runtime.c_str(), static_cast<unsigned long long>(deployed.function().code_size()));
+  } else {
+    std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(response->status()).c_str(), response->error().c_str());
+    for (const auto& line : deployed.stack_trace()) std::fprintf(stderr, "%s", line.c_str());
+    if (!deployed.init_logs().empty()) std::fprintf(stderr, "init logs:\n%s", deployed.init_logs().c_str());
+  }
+  return exit_code_for(response->status());
+}
+
+int invoke(sprout::Client& client, const Options& o) {
+  if (o.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
+  std::string payload = flag(o, "--payload");
+  if (o.flags.count("--payload-file")) {
+    if (o.flags.count("--payload")) {
+      std::fprintf(stderr, "sprout: give --payload or --payload-file, not both\n");
+      return kExitUsage;
+    }
+    if (!read_file(flag(o, "--payload-file"), &payload)) {
+      std::fprintf(stderr, "sprout: cannot read %s\n", flag(o, "--payload-file").c_str());
+      return kExitLocalError;
+    }
+  }
+  auto timeout = number_flag(o, "--timeout-ms");
+  if (!timeout) return kExitUsage;
+  auto response = client.invoke(o.words[1], payload, *timeout);
+  if (!response) return report_error(o, response.error());
+  const auto& m = response->metrics();
+  if (o.json) {
+    std::string trace = "[";
+    for (int i = 0; i < response->stack_trace_size(); ++i) trace += (i ? ", " : "") + json_string(response->stack_trace(i));
+    JsonObject out;
+    out.string("status", sprout::api::Status_Name(response->status()));
+    if (response->status() != sprout::api::OK) out.string("detail", response->detail());
+    out.raw("result", response->status() == sprout::api::OK ? json_value(response->result()) : "null");
+    if (!response->error_type().empty()) {
+      out.string("errorType", response->error_type()).string("errorMessage", response->error_message()).raw("stackTrace", trace + "]");
+    }
+    out.string("logs", response->logs()).boolean("logs_truncated", response->logs_truncated());
+    out.string("request_id", response->request_id()).number("function_version", response->function_version());
+    out.raw("metrics", JsonObject()
+                           .number("queue_us", m.queue_us())
+                           .number("fork_us", m.fork_us())
+                           .number("init_us", m.init_us())
+                           .number("run_us", m.run_us())
+                           .number("total_us", m.total_us())
+                           .number("billed_ms", m.billed_ms())
+                           .number("cpu_time_us", m.cpu_time_us())
+                           .number("peak_memory_bytes", m.peak_memory_bytes())
+                           .boolean("preforked", m.preforked())
+                           .str());
+    std::printf("%s\n", out.str().c_str());
+  } else {
+    if (o.switches.count("--logs") && !response->logs().empty()) std::fprintf(stderr, "%s", response->logs().c_str());
+    if (response->status() == sprout::api::OK) {
+      std::fwrite(response->result().data(), 1, response->result().size(), stdout);
+      std::printf("\n");
+    } else {
+      std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(response->status()).c_str(), response->detail().c_str());
+      for (const auto& line : response->stack_trace()) std::fprintf(stderr, "%s", line.c_str());
+    }
+  }
+  return exit_code_for(response->status());
+}
+
+int list(sprout::Client& client, const Options& o) {
+  auto response = client.list();
+  if (!response) return report_error(o, response.error());
+  if (o.json) {
+    std::string items = "[";
+    for (int i = 0; i < response->functions_size(); ++i) items += (i ? ", " : "") + info_json(response->functions(i));
+    std::printf("%s\n", JsonObject().string("status", "OK").raw("functions", items + "]").str().c_str());
+    return 0;
+  }
+  std::printf("%-24s %7s %-8s %9s %10s %5s  %s\n", "NAME", "VERSION", "RUNTIME", "MEMORY_MB", "TIMEOUT_MS", "IDLE", "STATE");
+  for (const auto& f : response->functions()) {
+    std::printf("%-24s %7u %-8s %9u %10u %5u  %s\n", f.spec().name().c_str(), f.version(),
+                runtime_name(f.spec().runtime()).c_str(), f.spec().memory_mb(), f.spec().timeout_ms(),
+                f.idle_sandboxes(), f.state().c_str());
+  }
+  return 0;
+}
+
+int get(sprout::Client& client, const Options& o) {
+  if (o.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
+  auto response = client.get(o.words[1]);
+  if (!response) return report_error(o, response.error());
+  const auto& f = response->function();
+  if (o.json) {
+    std::printf("%s\n", JsonObject().string("status", "OK").raw("function", info_json(f)).str().c_str());
+    return 0;
+  }
+  std::printf("name: %s\nversion: %u\nruntime: %s\nhandler: %s\nmemory_mb: %u\ntimeout_ms: %u\n"
+              "max_concurrency: %u\nprefork: %u..%u (idle %u)\ncode_size: %llu\nstate: %s\n",
+              f.spec().name().c_str(), f.version(), runtime_name(f.spec().runtime()).c_str(), f.spec().handler().c_str(),
+              f.spec().memory_mb(), f.spec().timeout_ms(), f.spec().max_concurrency(), f.spec().prefork_min(),
+              f.spec().prefork_max(), f.idle_sandboxes(), static_cast<unsigned long long>(f.code_size()), f.state().c_str());
+  for (const auto& [key, value] : f.spec().env()) std::printf("env: %s=%s\n", key.c_str(), value.c_str());
+  return 0;
+}
+
+int remove(sprout::Client& client, const Options& o) {
+  if (o.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
+  auto response = client.remove(o.words[1]);
+  if (!response) return report_error(o, response.error());
+  if (o.json) {
+    std::printf("%s\n", JsonObject().string("status", "OK").string("deleted", o.words[1]).str().c_str());
+  } else {
+    std::printf("deleted %s\n", o.words[1].c_str());
+  }
+  return 0;
+}
+
+int stats(sprout::Client& client, const Options& o) {
+  if (o.words.size() > 2) return std::fputs(usage, stderr), kExitUsage;
+  auto response = client.stats(o.words.size() == 2 ? o.words[1] : "");
+  if (!response) return report_error(o, response.error());
+  if (o.json) {
+    std::string items = "[";
+    for (int i = 0; i < response->functions_size(); ++i) {
+      const auto& s = response->functions(i);
+      JsonObject by_status;
+      for (const auto& [status, count] : s.by_status()) by_status.number(status, count);
+      items += (i ? ", " : "") + JsonObject()
+                                     .string("name", s.name())
+                                     .number("invocations", s.invocations())
+                                     .raw("by_status", by_status.str())
+                                     .number("p50_us", s.p50_us())
+                                     .number("p90_us", s.p90_us())
+                                     .number("p99_us", s.p99_us())
+                                     .number("billed_ms", s.billed_ms())
+                                     .raw("gb_seconds", std::to_string(s.gb_seconds()))
+                                     .number("cold_starts", s.cold_starts())
+                                     .number("preforked_starts", s.preforked_starts())
+                                     .str();
+    }
+    std::printf("%s\n", JsonObject().string("status", "OK").raw("functions", items + "]").str().c_str());
+    return 0;
+  }
+  std::printf("%-24s %8s %9s %9s %9s %10s %11s  %s\n", "NAME", "CALLS", "P50_US", "P90_US", "P99_US", "BILLED_MS",
+              "GB_SECONDS", "BY_STATUS");
+  for (const auto& s : response->functions()) {
+    std::string by_status;
+    for (const auto& [status, count] : s.by_status()) by_status += status + "=" + std::to_string(count) + " ";
+    std::printf("%-24s %8llu %9llu %9llu %9llu %10llu %11.6f  %s\n", s.name().c_str(),
+                static_cast<unsigned long long>(s.invocations()), static_cast<unsigned long long>(s.p50_us()),
+                static_cast<unsigned long long>(s.p90_us()), static_cast<unsigned long long>(s.p99_us()),
+                static_cast<unsigned long long>(s.billed_ms()), s.gb_seconds(), by_status.c_str());
+  }
+  return 0;
+}
+
+int health(sprout::Client& client, const Options& o) {
+  auto response = client.health();
+  if (!response) return report_error(o, response.error());
+  if (o.json) {
+    std::printf("%s\n", JsonObject()
+                            .string("status", "OK")
+                            .boolean("serving", response->serving())
+                            .string("version", response->version())
+                            .number("uptime_ms", response->uptime_ms())
+                            .number("functions", response->functions())
+                            .number("live_sandboxes", response->live_sandboxes())
+                            .string("cgroups", response->cgroups())
+                            .str().c_str());
+    return 0;
+  }
+  std::printf("serving: %s\nversion: %s\nuptime_ms: %llu\nfunctions: %u\nlive_sandboxes: %u\ncgroups: %s\n",
+              response->serving() ? "yes" : "no", response->version().c_str(),
+              static_cast<unsigned long long>(response->uptime_ms()), response->functions(), response->live_sandboxes(),
+              response->cgroups().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto options = parse(argc, argv);
+  if (!options || options->words.empty()) {
+    std::fputs(usage, options ? stderr : stdout);
+    return options ? kExitUsage : 0;
+  }
+  const std::string& command = options->words[0];
+  using Handler = int (*)(sprout::Client&, const Options&);
+  const std::map<std::string, Handler> commands = {{"deploy", deploy}, {"invoke", invoke}, {"ls", list},
+                                                   {"get", get},       {"rm", remove},     {"stats", stats},
+                                                   {"health", health}};
+  auto it = commands.find(command);
+  if (it == commands.end()) {
+    std::fprintf(stderr, "sprout: unknown command '%s'\n%s", command.c_str(), usage);
+    return kExitUsage;
+  }
+  auto client = sprout::Client::connect(options->socket);
+  if (!client) return report_error(*options, client.error());
+  return it->second(**client, *options);
+}

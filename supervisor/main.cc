@@ -1,0 +1,80 @@
+// sproutd: the sprout supervisor. See README.md and docs/api.md.
+//
+//   sproutd [--socket PATH] [--state-dir DIR] [--config FILE] ...
+//
+// Start-up order: configuration -> cgroup pool (removing what a crashed
+// sproutd left) -> registry (removing half-written deploys) -> every stored
+// function reloaded -> socket -> "sproutd: ready on PATH" on stdout.
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "sandbox/cgroup_pool.h"
+#include "sandbox/log.h"
+#include "snapshot/sandbox_reaper.h"
+#include "supervisor/config.h"
+#include "supervisor/function_manager.h"
+#include "supervisor/registry.h"
+#include "supervisor/server.h"
+
+namespace {
+
+// sprout-agent: configured, else beside sproutd (build tree), else in
+// ../lib/sprout (installed), else where this build put it.
+std::string find_agent(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  char self[PATH_MAX] = {};
+  if (readlink("/proc/self/exe", self, sizeof self - 1) > 0) {
+    std::filesystem::path dir = std::filesystem::path(self).parent_path();
+    for (const auto& candidate : {dir / "sprout-agent", dir / "../agent/sprout-agent", dir / "../lib/sprout/sprout-agent"}) {
+      if (access(candidate.c_str(), X_OK) == 0) return std::filesystem::weakly_canonical(candidate);
+    }
+  }
+  return SPROUT_BUILD_AGENT_PATH;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sprout;
+  auto config = supervisor::load_config(argc, argv);
+  if (!config) {
+    bool help = config.error().step == "usage";
+    std::fprintf(help ? stdout : stderr, "%s%s", help ? "" : "sproutd: ", config.error().message().c_str());
+    if (!help) std::fprintf(stderr, "\n");
+    return help ? 0 : 2;
+  }
+  // A client that vanishes must not kill the daemon with SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
+
+  auto pool = CgroupPool::create({.prefix = "sproutd", .prewarm = 8, .max_idle = 256});
+  if (!pool) {
+    log_line(LogLevel::kError, "cgroups: " + pool.error().message());
+    return 1;
+  }
+  auto registry = supervisor::Registry::open(config->state_dir());
+  if (!registry) {
+    log_line(LogLevel::kError, "state directory: " + registry.error().message());
+    return 1;
+  }
+  const std::string agent = find_agent(config->agent_path());
+  log_line(LogLevel::kInfo, "sprout-agent: " + agent + "; " + (*pool)->layout().describe() + "; state in " +
+                                config->state_dir());
+  int exit_code = 0;
+  {
+    supervisor::FunctionManager manager(*config, **registry, pool->get(), agent);
+    manager.restore();
+    supervisor::Server server(*config, manager);
+    if (auto listening = server.listen(); !listening) {
+      log_line(LogLevel::kError, listening.error().message());
+      exit_code = 1;
+    } else {
+      server.run();
+    }
+  }
+  SandboxReaper::instance().wait_until_empty();
+  return exit_code;
+}
