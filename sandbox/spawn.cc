@@ -102,9 +102,12 @@ int arrange_descriptors(const PreparedSandbox& p, int report_fd) {
   if (retry_eintr([&] { return read(report_fd, &go, 1); }) != 1) fail(report_fd, ChildStage::kWaitForParent);
 
   // 2. Become root of the new user namespace (an unprivileged id outside).
-  if (p.id_maps.spawner_is_root && setgroups(0, nullptr) != 0) fail(report_fd, ChildStage::kSetGroups);
-  if (setresgid(0, 0, 0) != 0) fail(report_fd, ChildStage::kSetGid);
-  if (setresuid(0, 0, 0) != 0) fail(report_fd, ChildStage::kSetUid);
+  // Raw system calls: glibc's wrappers broadcast id changes to every thread
+  // it believes exists (setxid), and after clone3 from a multithreaded
+  // spawner those threads are not in the child: the wrapper would hang.
+  if (p.id_maps.spawner_is_root && syscall(SYS_setgroups, 0, nullptr) != 0) fail(report_fd, ChildStage::kSetGroups);
+  if (syscall(SYS_setresgid, 0, 0, 0) != 0) fail(report_fd, ChildStage::kSetGid);
+  if (syscall(SYS_setresuid, 0, 0, 0) != 0) fail(report_fd, ChildStage::kSetUid);
   // Set after the uid change, which would clear it: the sandbox dies with
   // its parent instead of running on unwatched.
   prctl(PR_SET_PDEATHSIG, SIGKILL);

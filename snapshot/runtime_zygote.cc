@@ -56,6 +56,8 @@ void drain(int fd, LogTail* tail) {
 // async-signal-safe calls. Reports a failure as an errno on `error_fd`.
 [[noreturn]] void exec_agent(int agent_fd, int control_fd, int error_fd, uid_t uid, gid_t gid, bool switch_ids,
                              char* const* argv, char* const* envp) {
+  // Die with sproutd even if something below blocks.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
   auto fail = [error_fd]() {
     int err = errno;
     [[maybe_unused]] auto n = write(error_fd, &err, sizeof err);
@@ -77,8 +79,14 @@ void drain(int fd, LogTail* tail) {
     if (fd != agent_high) close(fd);
   }
   syscall(SYS_close_range, 1024, ~0U, 0);
+  // Raw system calls: glibc's setgroups/setresuid broadcast the change to
+  // every thread it believes exists (setxid), and after a raw clone3 of a
+  // multithreaded parent those threads are not here: the call would hang.
   if (switch_ids) {
-    if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) fail();
+    if (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setresgid, gid, gid, gid) != 0 ||
+        syscall(SYS_setresuid, uid, uid, uid) != 0) {
+      fail();
+    }
   }
   // After the uid change, which would clear it.
   prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -1,0 +1,157 @@
+#include "tests/e2e/daemon_fixture.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace sprout::testing {
+namespace {
+
+std::string read_all(int fd) {
+  std::string out;
+  char buffer[65536];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) out.append(buffer, n);
+  return out;
+}
+
+}  // namespace
+
+void DaemonTest::SetUp() {
+  if (geteuid() != 0) GTEST_SKIP() << "end-to-end tests run sproutd as root";
+  char pattern[] = "/tmp/sprout-test-e2e-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  dir_ = pattern;
+  socket_ = dir_ + "/run/sprout.sock";
+  state_ = dir_ + "/state";
+  daemon_log_ = dir_ + "/sproutd.log";
+}
+
+void DaemonTest::TearDown() {
+  if (daemon_ > 0) stop_daemon();
+  if (!dir_.empty()) std::filesystem::remove_all(dir_);
+}
+
+void DaemonTest::start_daemon(const std::vector<std::string>& flags) {
+  int ready[2];
+  ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
+  std::vector<std::string> args{SPROUTD_PATH, "--socket", socket_, "--state-dir", state_};
+  args.insert(args.end(), flags.begin(), flags.end());
+  daemon_ = fork();
+  ASSERT_GE(daemon_, 0);
+  if (daemon_ == 0) {
+    dup2(ready[1], STDOUT_FILENO);
+    int log = open(daemon_log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(log, STDERR_FILENO);
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(ready[1]);
+  pollfd fd{ready[0], POLLIN, 0};
+  char line[256] = {};
+  bool ready_line = poll(&fd, 1, 20000) == 1 && read(ready[0], line, sizeof line - 1) > 0 &&
+                    std::string(line).rfind("sproutd: ready on " + socket_, 0) == 0;
+  close(ready[0]);
+  if (!ready_line) {
+    // Throwing ends the test (gtest reports it) instead of running on
+    // without a daemon; TearDown still stops what was started.
+    throw std::runtime_error("sproutd did not get ready: '" + std::string(line) + "'; see " + daemon_log_);
+  }
+}
+
+int DaemonTest::stop_daemon() {
+  if (daemon_ <= 0) return -1;
+  kill(daemon_, SIGTERM);
+  int status = 0;
+  // A daemon that does not drain within its limit is a failure, and killed.
+  for (int i = 0; i < 400 && waitpid(daemon_, &status, WNOHANG) == 0; ++i) usleep(50 * 1000);
+  if (waitpid(daemon_, &status, WNOHANG) == 0) {
+    ADD_FAILURE() << "sproutd did not stop within 20 s of SIGTERM";
+    kill(daemon_, SIGKILL);
+    waitpid(daemon_, &status, 0);
+  }
+  daemon_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::unique_ptr<Client> DaemonTest::connect() {
+  auto client = Client::connect(socket_);
+  if (!client) throw std::runtime_error("connect: " + client.error().message);
+  return std::move(*client);
+}
+
+CommandResult DaemonTest::sprout(const std::vector<std::string>& args) {
+  int out[2], err[2];
+  pipe2(out, O_CLOEXEC);
+  pipe2(err, O_CLOEXEC);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    setenv("SPROUT_SOCKET", socket_.c_str(), 1);
+    std::vector<std::string> all{SPROUT_CLI_PATH};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& arg : all) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  CommandResult result;
+  // stderr is small; read stdout first, then stderr.
+  result.out = read_all(out[0]);
+  result.err = read_all(err[0]);
+  close(out[0]);
+  close(err[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string DaemonTest::write_temp_file(const std::string& name, const std::string& contents) {
+  const std::string path = dir_ + "/" + name;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << contents;
+  return path;
+}
+
+void DaemonTest::deploy_python(const std::string& name, const std::string& source, const std::vector<std::string>& extra) {
+  const std::string file = write_temp_file("code-" + name + "/handler.py", source);
+  std::vector<std::string> args{"deploy", name, "--runtime", "python3", "--code", file};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto result = sprout(args);
+  if (result.exit_code != 0) throw std::runtime_error("deploy " + name + " failed: " + result.out + result.err);
+}
+
+std::vector<pid_t> DaemonTest::daemon_children() {
+  std::vector<pid_t> children;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto close_paren = text.rfind(')');
+    if (close_paren == std::string::npos) continue;
+    std::istringstream fields(text.substr(close_paren + 2));
+    char state;
+    pid_t parent;
+    fields >> state >> parent;
+    if (parent == daemon_ && state != 'Z') children.push_back(std::stoi(name));
+  }
+  return children;
+}
+
+}  // namespace sprout::testing
