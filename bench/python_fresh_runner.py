@@ -1,9 +1,12 @@
-# The "plain interpreter" peer: start python3 fresh, import the handler and
-# call it once, as a user without sprout would. argv[1]: the handler's directory.
+# The peers' Python entry point: start fresh, import the handler, call it
+# once with the event read from stdin, print the result, as a user without
+# sprout would. argv[1]: the handler's directory.
 import json
 import sys
 
 sys.path.insert(0, sys.argv[1])
 import handler  # noqa: E402
 
-print(json.dumps(handler.handler({}, None)))
+data = sys.stdin.buffer.read()
+event = json.loads(data) if data else {}
+print(json.dumps(handler.handler(event, None)))

@@ -127,6 +127,11 @@ Result<SeccompProgram> compile_seccomp_policy(std::span<const SeccompRule> rules
   // no_new_privs bit is ours to set too.
   rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
   if (rc < 0) return os_error("compile seccomp policy", "SCMP_FLTATR_CTL_NNP", -rc);
+  // A binary tree of syscall numbers instead of a linear scan: fewer
+  // instructions per call, and a cheaper load (the kernel evaluates the
+  // program once per syscall number to build its action cache).
+  rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  if (rc < 0) return os_error("compile seccomp policy", "SCMP_FLTATR_CTL_OPTIMIZE", -rc);
 
   const uint32_t fatal_action = mode == FatalMode::kNotifySpawner ? SCMP_ACT_NOTIFY
                                                                    : SCMP_ACT_KILL_PROCESS;

@@ -42,7 +42,7 @@ echo "== invoke"
 
 echo "== cold start (fork from the function snapshot on the critical path, every namespace fresh)"
 for _ in 1 2 3 4 5; do "$sprout" invoke hello-cold --json > /dev/null; done
-"$sprout" invoke hello-cold --json | python3 -c '
+"$sprout" invoke hello-cold --json | /usr/bin/python3.11 -c '
 import json, sys
 m = json.load(sys.stdin)["metrics"]
 print("cold start: %.2f ms end to end in sproutd (fork %.2f ms, handler %.2f ms), preforked=%s"
