@@ -361,6 +361,8 @@ int usage() {
 int main(int argc, char** argv) {
   using namespace sprout::bench;
   namespace api = sprout::api;
+  // A peer that fails before reading its stdin must not kill the run.
+  signal(SIGPIPE, SIG_IGN);
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

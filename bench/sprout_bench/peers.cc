@@ -32,8 +32,13 @@ int run_command(const std::vector<std::string>& argv, const std::string& input, 
   }
   close(in[0]);
   close(err[1]);
-  // Small payloads; a pipe holds them whole.
-  [[maybe_unused]] auto written = write(in[1], input.data(), input.size());
+  // The peer reads its payload whole before it writes anything; a peer that
+  // fails first closes the pipe (EPIPE, SIGPIPE ignored by sprout-bench).
+  for (size_t done = 0; done < input.size();) {
+    ssize_t n = write(in[1], input.data() + done, input.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
   close(in[1]);
   std::string errors;
   char buffer[4096];

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Smoke run of sprout-bench: a few invocations of every workload, mode and
+# installed peer, a short throughput and density run; checks that the output
+# is well-formed and error-free. No timing assertions.
+set -euo pipefail
+bench=$1
+out=$(mktemp -d /tmp/sprout-test-bench-XXXXXX)
+trap 'rm -rf "$out"' EXIT
+"$bench" --start-daemon --invocations 6 --warmup 1 --pace-ms 5 --throughput 1 --concurrency 2 --density 8 \
+  --out "$out/results" > "$out/stdout" 2> "$out/stderr"
+cat "$out/stdout"
+fail() { echo "check_sprout_bench: $*" >&2; exit 1; }
+for workload in hello imports thumbnail native; do
+  grep -q "^workload $workload " "$out/stdout" || fail "no table for $workload"
+  [[ -s $out/results/cdf-$workload.svg ]] || fail "no CDF plot for $workload"
+done
+# Every mode and peer is either measured or named with a reason.
+for mode in sprout-cold sprout-pooled plain bwrap runc crun criu; do
+  [[ $(grep -cE "^  $mode +([0-9]|not measured)" "$out/stdout") -eq 4 ]] || fail "mode $mode missing from a table"
+done
+# The errors column (7th) of every measured row is 0.
+awk '/^  (sprout-[a-z]+|plain|bwrap|runc|crun) +[0-9]/ { if ($7 != 0) { print "errors in: " $0; bad = 1 } } END { exit bad }' \
+  "$out/stdout" || fail "a measured mode had errors"
+grep -qE "^throughput hello \(python3\): [0-9]+ fresh sandboxes/s .* 0 errors" "$out/stdout" || fail "python3 throughput"
+grep -qE "^throughput native \(native\): [0-9]+ fresh sandboxes/s .* 0 errors" "$out/stdout" || fail "native throughput"
+grep -qE "^density: 8 of 8 sandboxes sleeping" "$out/stdout" || fail "density"
+grep -qE "^density: 8 of 8 invocations answered OK" "$out/stdout" || fail "density answers"
+/usr/bin/python3.11 - "$out/results" <<'PY' || fail "malformed CSV or SVG"
+import csv, glob, sys, xml.etree.ElementTree as ET
+rows = list(csv.DictReader(open(sys.argv[1] + "/samples.csv")))
+assert rows and all(r["ok"] == "1" for r in rows), "failed samples in the CSV"
+assert {"sprout-cold", "sprout-pooled", "plain"} <= {r["mode"] for r in rows}
+for svg in glob.glob(sys.argv[1] + "/cdf-*.svg"):
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg") and len(root.findall("{http://www.w3.org/2000/svg}polyline")) >= 3, svg
+PY
+echo "check_sprout_bench: output well-formed, no errors"
