@@ -231,6 +231,20 @@ std::string SandboxCgroup::file_in(const char* controller, const char* file) con
   return {};
 }
 
+Result<std::string> SandboxCgroup::read_usage_file(const char* controller, const char* file) const {
+  auto& fd = usage_fds_[file];
+  if (!fd) {
+    const std::string path = file_in(controller, file);
+    fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return os_error("open", path);
+  }
+  // cgroup files are regenerated on every read from offset 0.
+  char buffer[512];
+  ssize_t n = retry_eintr([&] { return ::pread(fd.get(), buffer, sizeof buffer - 1, 0); });
+  if (n < 0) return os_error("read", file_in(controller, file));
+  return std::string(buffer, static_cast<size_t>(n));
+}
+
 Result<void> SandboxCgroup::apply_limits(const CgroupLimits& limits) {
   const bool v2 = layout_.version == CgroupVersion::kV2;
   if (layout_.memory && limits.memory_bytes) {
@@ -325,31 +339,31 @@ Result<void> SandboxCgroup::reset_counters() {
 CgroupUsage SandboxCgroup::read_usage() const {
   CgroupUsage usage;
   if (layout_.version == CgroupVersion::kV2) {
-    if (auto events = read_cgroup_file(file_in("memory", "memory.events"))) {
+    if (auto events = read_usage_file("memory", "memory.events")) {
       usage.oom_kills = keyed_value(*events, "oom_kill") - oom_baseline_;
     }
-    if (auto stat = read_cgroup_file(file_in("cpu", "cpu.stat"))) {
+    if (auto stat = read_usage_file("cpu", "cpu.stat")) {
       usage.cpu_time_us = keyed_value(*stat, "usage_usec") - cpu_baseline_us_;
       usage.cpu_known = true;
     }
     if (peak_fd_) {
       char buffer[32] = {};
       if (::pread(peak_fd_.get(), buffer, sizeof buffer - 1, 0) > 0) usage.peak_memory_bytes = number_in(buffer);
-    } else if (auto peak = read_cgroup_file(file_in("memory", "memory.peak"))) {
+    } else if (auto peak = read_usage_file("memory", "memory.peak")) {
       usage.peak_memory_bytes = number_in(*peak);
     }
     return usage;
   }
   if (layout_.memory) {
-    if (auto control = read_cgroup_file(file_in("memory", "memory.oom_control"))) {
+    if (auto control = read_usage_file("memory", "memory.oom_control")) {
       usage.oom_kills = keyed_value(*control, "oom_kill") - oom_baseline_;
     }
-    if (auto peak = read_cgroup_file(file_in("memory", "memory.max_usage_in_bytes"))) {
+    if (auto peak = read_usage_file("memory", "memory.max_usage_in_bytes")) {
       usage.peak_memory_bytes = number_in(*peak);
     }
   }
   if (layout_.cpuacct) {
-    if (auto cpu = read_cgroup_file(file_in("cpuacct", "cpuacct.usage"))) {
+    if (auto cpu = read_usage_file("cpuacct", "cpuacct.usage")) {
       usage.cpu_time_us = number_in(*cpu) / 1000;
       usage.cpu_known = true;
     }

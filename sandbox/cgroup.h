@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -88,12 +89,16 @@ class SandboxCgroup {
 
  private:
   std::string file_in(const char* controller, const char* file) const;
+  // Reads a usage file through a descriptor kept open for the leaf's life:
+  // one pread instead of open+read+close on every invocation's hot path.
+  Result<std::string> read_usage_file(const char* controller, const char* file) const;
 
   const CgroupLayout& layout_;
   std::vector<std::string> dirs_;  // one per layout tree
   UniqueFd dir_fd_;                // v2
   UniqueFd peak_fd_;               // v2: memory.peak opened and reset per period
   std::vector<UniqueFd> procs_fds_;  // v1: cgroup.procs, opened on first use
+  mutable std::map<std::string, UniqueFd> usage_fds_;
   uint64_t oom_baseline_ = 0;
   uint64_t cpu_baseline_us_ = 0;
 };

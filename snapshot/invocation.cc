@@ -12,6 +12,7 @@
 #include "snapshot/log_tail.h"
 #include "snapshot/sandbox_reaper.h"
 
+#include <chrono>
 #include <optional>
 
 namespace sprout {
@@ -96,9 +97,6 @@ void classify(InvocationResult& result, const Result<Outcome>& outcome, const Re
   }
   if (reader.reply()) {
     const auto& reply = *reader.reply();
-    if (reply.run_ended_monotonic_ns() > reply.run_started_monotonic_ns()) {
-      result.metrics.run_us = (reply.run_ended_monotonic_ns() - reply.run_started_monotonic_ns()) / 1000;
-    }
     if (reply.kind() == agent::InvokeReply::OK) {
       if (reply.result().size() > definition.max_result_bytes) {
         result.status = InvocationStatus::kFunctionError;
@@ -176,6 +174,10 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
   bool logs_open = true;
   std::optional<Result<Outcome>> outcome;
   bool cancelled = false;
+  // The run time that is billed is measured here, from the request's last
+  // byte to the answer's or the sandbox's end: what a sandbox reports about
+  // itself is never trusted for money.
+  std::optional<std::chrono::steady_clock::time_point> request_delivered;
 
   // Ends when the sandbox has answered (it is then reaped in the background)
   // or when it is gone without an answer.
@@ -211,6 +213,7 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
     if (fds[channel_index].revents & POLLOUT) {
       ssize_t n = send(ready.channel.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
       if (n > 0) sent += static_cast<size_t>(n);
+      if (sent == out.size()) request_delivered = std::chrono::steady_clock::now();
       if (n < 0 && errno != EAGAIN && errno != EINTR) sent = out.size();  // the sandbox is gone; wait for its end
     }
     if (fds[channel_index].revents & (POLLIN | POLLHUP | POLLERR)) reader.read_from(ready.channel.get());
@@ -233,6 +236,10 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
     reader.read_from(ready.channel.get());
   }
   if (logs_open) read_logs(ready.logs.get(), logs, &logs_open);
+  if (request_delivered) {
+    result.metrics.run_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - *request_delivered).count();
+  }
 
   result.logs = logs.text();
   result.logs_truncated = logs.truncated();

@@ -27,7 +27,7 @@ struct InvocationMetrics {
   uint64_t queue_us = 0;   // waiting for a concurrency slot (set by the scheduler)
   uint64_t fork_us = 0;    // getting a ready sandbox: fork, or 0 when pre-forked
   uint64_t init_us = 0;    // function init on the critical path (0: done in the snapshot)
-  uint64_t run_us = 0;     // the handler, as measured inside the sandbox
+  uint64_t run_us = 0;     // request delivered to answer received, on sproutd's clock
   uint64_t total_us = 0;   // from invoke() to the result
   uint64_t cpu_time_us = 0;
   uint64_t peak_memory_bytes = 0;

@@ -40,17 +40,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
     read_header();
   }
 
-  // Called from any thread.
+  // Called from any thread. When nothing is queued, the frame is written at
+  // once from the calling worker (one wake-up less on every answer); what
+  // does not fit in the socket buffer goes to the strand's async writes.
   void send(const api::Response& response) {
     std::string body;
     response.SerializeToString(&body);
     uint32_t length = htonl(static_cast<uint32_t>(body.size()));
-    auto frame = std::make_shared<std::string>(reinterpret_cast<const char*>(&length), 4);
-    frame->append(body);
-    asio::post(strand_, [self = shared_from_this(), frame] {
-      self->outbox_.push_back(std::move(*frame));
-      if (self->outbox_.size() == 1) self->write_next();
-    });
+    std::string frame(reinterpret_cast<const char*>(&length), 4);
+    frame.append(body);
+    std::lock_guard lock(write_mutex_);
+    if (!writing_) {
+      ssize_t n = ::send(socket_.native_handle(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n == static_cast<ssize_t>(frame.size())) {
+        if (close_after_write_) close();
+        return;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return;  // the client is gone
+      frame.erase(0, n > 0 ? static_cast<size_t>(n) : 0);
+    }
+    outbox_.push_back(std::move(frame));
+    if (!writing_) {
+      writing_ = true;
+      asio::post(strand_, [self = shared_from_this()] { self->write_next(); });
+    }
   }
 
   // Cancellation of this connection's running invocations when it closes.
@@ -126,19 +139,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void dispatch(std::shared_ptr<api::Request> request);
 
+  // On the strand, while `writing_`: one async write at a time, in order.
   void write_next() {
-    asio::async_write(socket_, asio::buffer(outbox_.front()), asio::bind_executor(strand_,
+    std::string* front;
+    {
+      std::lock_guard lock(write_mutex_);
+      front = &outbox_.front();
+    }
+    asio::async_write(socket_, asio::buffer(*front), asio::bind_executor(strand_,
         [self = shared_from_this()](boost::system::error_code error, size_t) {
+          std::unique_lock lock(self->write_mutex_);
           self->outbox_.pop_front();
-          if (error) {
-            self->outbox_.clear();
+          if (error) self->outbox_.clear();
+          if (!self->outbox_.empty()) {
+            lock.unlock();
+            self->write_next();
             return;
           }
-          if (!self->outbox_.empty()) {
-            self->write_next();
-          } else if (self->close_after_write_) {
-            self->close();
-          }
+          self->writing_ = false;
+          if (self->close_after_write_) self->close();
         }));
   }
 
@@ -147,7 +166,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     response.set_id(id);
     response.set_status(status);
     response.set_error(message);
-    close_after_write_ = true;
+    {
+      std::lock_guard lock(write_mutex_);
+      close_after_write_ = true;
+    }
     send(response);
   }
 
@@ -161,7 +183,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::strand<asio::any_io_executor> strand_;
   unsigned char header_[4];
   std::string body_;
+  std::mutex write_mutex_;  // guards outbox_, writing_, close_after_write_
   std::deque<std::string> outbox_;
+  bool writing_ = false;
   bool close_after_write_ = false;
   std::mutex mutex_;
   bool closed_ = false;

@@ -10,6 +10,7 @@
 // p99, max, invocations/s and each mode's p50 over sprout-cold's p50.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -96,6 +97,8 @@ bool start_daemon(Options& options, Daemon& daemon, int max_live) {
   if (pipe(ready) != 0) return false;
   daemon.pid = fork();
   if (daemon.pid == 0) {
+    // The daemon this run started ends with it, even if the run crashes.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     dup2(ready[1], STDOUT_FILENO);
     std::string log = daemon.dir + "/sproutd.log";
     int log_fd = open(log.c_str(), O_WRONLY | O_CREAT, 0644);
