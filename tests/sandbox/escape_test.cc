@@ -39,6 +39,8 @@ TEST_F(EscapeTest, CannotReadHostFileOutsideItsRoot) {
   // Neighbour: its own code and the runtime are readable.
   EXPECT_TRUE(succeeded(run_probe({"read", "/var/task/sandbox_probe"}).output));
   EXPECT_TRUE(succeeded(run_probe({"read", "/usr/lib/os-release"}).output));
+  EXPECT_TRUE(succeeded(run_probe({"read", "/etc/ld.so.cache"}).output));
+  EXPECT_TRUE(succeeded(run_probe({"read", "/etc/localtime"}).output));
 }
 
 TEST_F(EscapeTest, SeesNoHostProcesses) {
