@@ -1,6 +1,8 @@
 // Bad input, disconnects, restarts, concurrency, faults and leftovers,
 // against the real daemon over the real socket.
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -264,6 +266,74 @@ TEST_F(RobustnessTest, NothingIsLeftAfterShutdown) {
   std::ifstream mounts("/proc/mounts");
   std::string line;
   while (std::getline(mounts, line)) EXPECT_EQ(line.find("sprout"), std::string::npos) << line;
+}
+
+}  // namespace
+}  // namespace sprout::testing
+
+namespace sprout::testing {
+namespace {
+
+TEST_F(RobustnessTest, ConfigFileInTextFormatIsApplied) {
+  const std::string config = write_temp_file("sproutd.conf",
+                                             "# a DaemonConfig in protobuf text format\n"
+                                             "max_frame_bytes: 4096\n"
+                                             "queue_timeout_ms: 100\n");
+  start_daemon({"--config", config});
+  int fd = raw_connect();
+  uint32_t announced = htonl(5000);
+  ASSERT_EQ(write(fd, &announced, 4), 4);
+  auto refused = read_response(fd);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->error(), "frame of 5000 bytes over the limit of 4096");
+  close(fd);
+}
+
+TEST_F(RobustnessTest, MalformedConfigFileIsAClearError) {
+  const std::string config = write_temp_file("bad.conf", "no_such_field: 1\n");
+  int status = 0;
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null_fd = open("/dev/null", O_WRONLY);
+    dup2(null_fd, STDERR_FILENO);
+    execl(SPROUTD_PATH, "sproutd", "--config", config.c_str(), "--socket", socket_.c_str(), nullptr);
+    _exit(127);
+  }
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2) << "sproutd refuses to start on a config it cannot parse";
+}
+
+TEST_F(RobustnessTest, PeersNotAllowedBySoPeercredAreRefused) {
+  start_daemon();
+  // Open the socket's mode so that only SO_PEERCRED stands in the way.
+  ASSERT_EQ(chmod(socket_.c_str(), 0666), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(chmod((dir_ + "/run").c_str(), 0755), 0);
+  int report[2];
+  ASSERT_EQ(pipe(report), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(report[0]);
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(1);
+    int fd = raw_connect();
+    api::Request health;
+    health.set_id(1);
+    health.mutable_health();
+    send_frame(fd, health.SerializeAsString());
+    auto response = read_response(fd);
+    std::string text = response ? api::Status_Name(response->status()) + ": " + response->error() : "no answer";
+    [[maybe_unused]] auto n = write(report[1], text.data(), text.size());
+    _exit(0);
+  }
+  close(report[1]);
+  char buffer[256] = {};
+  ASSERT_GT(read(report[0], buffer, sizeof buffer - 1), 0);
+  close(report[0]);
+  waitpid(pid, nullptr, 0);
+  EXPECT_STREQ(buffer, "UNAVAILABLE: permission denied: uid 65534 may not use sproutd");
+  // Root still gets in.
+  EXPECT_TRUE(connect()->health().has_value());
 }
 
 }  // namespace
