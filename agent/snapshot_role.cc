@@ -127,29 +127,17 @@ void redirect_output_to_null() {
   ::close(null_fd);
 }
 
-void handle_fork(Runtime& runtime, const PreparedSandbox& prepared, int control_fd, const ForkSandbox& fork,
-                 std::vector<UniqueFd>& fds) {
+void handle_fork(Runtime& runtime, const PreparedSandbox& prepared, int control_fd, std::vector<UniqueFd>& fds) {
   ForkResult result;
-  const size_t expected = 2 + fork.cgroup_fd_count();
-  if (fds.size() != expected || (fork.clone_into_cgroup() && fork.cgroup_fd_count() != 1)) {
-    result.set_error("ForkSandbox: expected " + std::to_string(expected) + " descriptors, got " +
-                     std::to_string(fds.size()));
+  if (fds.size() != 2) {
+    result.set_error("ForkSandbox: expected 2 descriptors, got " + std::to_string(fds.size()));
     (void)send_packet(control_fd, result);
     return;
   }
   dup3(fds[0].get(), kStagedChannelFd, O_CLOEXEC);
   dup3(fds[1].get(), kStagedLogFd, O_CLOEXEC);
-  CgroupPlacement placement;
-  for (size_t i = 2; i < fds.size(); ++i) {
-    if (fork.clone_into_cgroup()) {
-      placement.clone_into_fd = fds[i].get();
-    } else {
-      placement.procs_fds.push_back(fds[i].get());
-    }
-  }
   runtime.before_fork();
-  auto sandbox = spawn_sandbox(prepared, {.placement = &placement,
-                                          .entry = run_sandbox_entry,
+  auto sandbox = spawn_sandbox(prepared, {.entry = run_sandbox_entry,
                                           .entry_arg = &runtime,
                                           .clone_parent = true});
   runtime.after_fork_parent();
@@ -229,7 +217,7 @@ void run_function_snapshot(Runtime& runtime, const LoadFunction& load, int contr
     if (!received) _exit(0);  // the supervisor closed our channel
     switch (command.command_case()) {
       case SnapshotCommand::kFork:
-        handle_fork(runtime, **prepared, control_fd, command.fork(), fds);
+        handle_fork(runtime, **prepared, control_fd, fds);
         break;
       case SnapshotCommand::kShutdown:
         _exit(0);

@@ -295,24 +295,6 @@ Result<void> SandboxCgroup::add_process(pid_t pid) {
   return {};
 }
 
-Result<std::vector<int>> SandboxCgroup::placement_fds() {
-  if (layout_.version == CgroupVersion::kV2) return std::vector<int>{dir_fd_.get()};
-  if (procs_fds_.empty()) {
-    for (const auto& dir : dirs_) {
-      std::string path = dir + "/cgroup.procs";
-      UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-      if (!fd) {
-        procs_fds_.clear();
-        return os_error("open", path);
-      }
-      procs_fds_.push_back(std::move(fd));
-    }
-  }
-  std::vector<int> fds;
-  for (const auto& fd : procs_fds_) fds.push_back(fd.get());
-  return fds;
-}
-
 Result<void> SandboxCgroup::reset_counters() {
   if (layout_.version == CgroupVersion::kV2) {
     auto events = read_cgroup_file(file_in("memory", "memory.events"));
@@ -395,7 +377,6 @@ void SandboxCgroup::kill_all() const {
 
 Result<void> SandboxCgroup::remove() {
   dir_fd_.reset();
-  procs_fds_.clear();
   peak_fd_.reset();
   for (const auto& dir : dirs_) remove_cgroup_tree(dir);
   for (const auto& dir : dirs_) {

@@ -70,10 +70,6 @@ class SandboxCgroup {
   int clone_into_fd() const { return dir_fd_.get(); }
   // v1: the spawner places the child explicitly.
   Result<void> add_process(pid_t pid);
-  // Descriptors with which a less privileged spawner can place a sandbox
-  // here: the directory (v2, CLONE_INTO_CGROUP) or each cgroup.procs opened
-  // for writing (v1). Opened once, owned by this object.
-  Result<std::vector<int>> placement_fds();
   // Starts a fresh accounting period (before each sandbox).
   Result<void> reset_counters();
   CgroupUsage read_usage() const;
@@ -97,7 +93,6 @@ class SandboxCgroup {
   std::vector<std::string> dirs_;  // one per layout tree
   UniqueFd dir_fd_;                // v2
   UniqueFd peak_fd_;               // v2: memory.peak opened and reset per period
-  std::vector<UniqueFd> procs_fds_;  // v1: cgroup.procs, opened on first use
   mutable std::map<std::string, UniqueFd> usage_fds_;
   uint64_t oom_baseline_ = 0;
   uint64_t cpu_baseline_us_ = 0;

@@ -75,6 +75,8 @@ class Sandbox {
   // receives its invocation, not when it was forked).
   void restart_clock(uint32_t deadline_ms);
   uint32_t deadline_ms() const { return deadline_ms_; }
+  // Takes the lease of the cgroup the sandbox was placed in after its clone.
+  void adopt_cgroup(CgroupLease cgroup) { cgroup_ = std::move(cgroup); }
 
   // Hands the descriptors and the lease over (a snapshot passes them to the
   // supervisor, which becomes the sandbox's parent through CLONE_PARENT).

@@ -246,7 +246,7 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
   } else {
     args.exit_signal = SIGCHLD;
   }
-  int clone_into_fd = cgroup ? cgroup->clone_into_fd() : options.placement ? options.placement->clone_into_fd : -1;
+  const int clone_into_fd = cgroup ? cgroup->clone_into_fd() : -1;
   if (clone_into_fd >= 0) {
     args.flags |= kCloneIntoCgroup;
     args.cgroup = static_cast<uint64_t>(clone_into_fd);
@@ -280,14 +280,6 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
   }
   if (cgroup && clone_into_fd < 0) {
     if (auto r = cgroup->add_process(static_cast<pid_t>(pid)); !r) return abort_child(r.error());
-  }
-  if (options.placement && clone_into_fd < 0) {
-    const std::string pid_text = std::to_string(pid);
-    for (int procs_fd : options.placement->procs_fds) {
-      if (pwrite(procs_fd, pid_text.data(), pid_text.size(), 0) < 0) {
-        return abort_child(os_error("enter cgroup", "fd " + std::to_string(procs_fd)).error());
-      }
-    }
   }
   char go = 1;
   if (retry_eintr([&] { return send(parent_end.get(), &go, 1, MSG_NOSIGNAL); }) != 1) {

@@ -56,17 +56,11 @@ Result<std::shared_ptr<const PreparedSandbox>> prepare_sandbox(sandbox::SandboxS
 // child, instead of execve. Its return value is the exit status.
 using SandboxEntry = int (*)(void* arg);
 
-// Descriptors that place a sandbox in a cgroup that someone else (the
-// supervisor) owns and opened: the leaf directory for CLONE_INTO_CGROUP (v2),
-// or cgroup.procs files opened for writing (v1), one per hierarchy.
-struct CgroupPlacement {
-  int clone_into_fd = -1;
-  std::vector<int> procs_fds;
-};
-
 struct SpawnOptions {
-  CgroupPool* cgroups = nullptr;               // take a leaf from this pool, or
-  const CgroupPlacement* placement = nullptr;  // enter this one
+  // Take a leaf from this pool. Null: no cgroup here (rlimits only), or the
+  // caller places the sandbox itself before user code runs, as sproutd does
+  // for sandboxes forked by a function snapshot.
+  CgroupPool* cgroups = nullptr;
 
   SandboxEntry entry = nullptr;  // required when spec.argv is empty
   void* entry_arg = nullptr;

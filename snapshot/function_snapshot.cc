@@ -1,6 +1,9 @@
 #include "snapshot/function_snapshot.h"
 
 #include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <random>
 
 #include "sandbox/clock.h"
@@ -63,21 +67,52 @@ FunctionSnapshot::~FunctionSnapshot() {
   process_.stop(1000);
 }
 
+// The snapshot runs the function's own code (its init), so what it answers
+// is checked before sproutd acts on it: the pidfd must name a child of
+// sproutd (CLONE_PARENT) whose user namespace was created inside the
+// snapshot's own. Anything else (a pidfd_open of some other process) is
+// refused, so a hijacked snapshot cannot make sproutd move, kill or wait for
+// processes that are not its sandboxes. Returns the sandbox's pid.
+Result<pid_t> verify_forked_sandbox(int pidfd, pid_t snapshot_pid) {
+  std::ifstream fdinfo("/proc/self/fdinfo/" + std::to_string(pidfd));
+  std::string key;
+  pid_t pid = -1;
+  while (fdinfo >> key) {
+    if (key == "Pid:") {
+      fdinfo >> pid;
+      break;
+    }
+  }
+  if (pid <= 0) return plain_error("verify sandbox", "the descriptor is not a pidfd of a live process");
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  pid_t parent = -1;
+  while (status >> key) {
+    if (key == "PPid:") {
+      status >> parent;
+      break;
+    }
+  }
+  // Our child from here on: its pid cannot be reused until we reap it.
+  if (parent != getpid()) return plain_error("verify sandbox", "process " + std::to_string(pid) + " is not a child of sproutd");
+  UniqueFd sandbox_ns(::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!sandbox_ns) return os_error("open user namespace of", std::to_string(pid));
+  UniqueFd parent_ns(ioctl(sandbox_ns.get(), NS_GET_PARENT));
+  struct stat expected, actual;
+  if (!parent_ns || fstat(parent_ns.get(), &actual) != 0 ||
+      stat(("/proc/" + std::to_string(snapshot_pid) + "/ns/user").c_str(), &expected) != 0 ||
+      expected.st_ino != actual.st_ino || expected.st_dev != actual.st_dev) {
+    return plain_error("verify sandbox", "process " + std::to_string(pid) + " was not created by its snapshot");
+  }
+  return pid;
+}
+
 Result<ReadySandbox> FunctionSnapshot::fork_sandbox() {
   const auto begin = std::chrono::steady_clock::now();
   CgroupLease lease;
-  std::vector<int> cgroup_fds;
-  bool clone_into = false;
   if (cgroups_) {
     auto acquired = cgroups_->acquire(limits_);
     if (!acquired) return std::unexpected(acquired.error());
     lease = std::move(*acquired);
-    if (lease) {
-      auto fds = lease->placement_fds();
-      if (!fds) return std::unexpected(fds.error());
-      cgroup_fds = *fds;
-      clone_into = lease->clone_into_fd() >= 0;
-    }
   }
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return os_error("socketpair", "invocation channel");
@@ -87,11 +122,7 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox() {
   UniqueFd logs(log_pipe[0]), log_write(log_pipe[1]);
 
   agent::SnapshotCommand command;
-  command.mutable_fork()->set_cgroup_fd_count(static_cast<uint32_t>(cgroup_fds.size()));
-  command.mutable_fork()->set_clone_into_cgroup(clone_into);
-  std::vector<int> passed{sandbox_end.get(), log_write.get()};
-  passed.insert(passed.end(), cgroup_fds.begin(), cgroup_fds.end());
-
+  command.mutable_fork();
   agent::ForkResult forked;
   std::vector<UniqueFd> fds;
   {
@@ -100,22 +131,31 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox() {
       return plain_error("fork sandbox", "function snapshot " + definition_.name + "@" + definition_.version +
                                              " " + process_.end_description());
     }
-    if (auto r = send_packet(control_.get(), command, passed); !r) return std::unexpected(r.error());
+    if (auto r = send_packet(control_.get(), command, {sandbox_end.get(), log_write.get()}); !r) {
+      return std::unexpected(r.error());
+    }
     if (auto r = receive_packet(control_.get(), forked, &fds); !r) {
       return plain_error("fork sandbox", "function snapshot " + definition_.name + " did not answer (" +
                                              r.error().message() + "): " + process_.end_description());
     }
   }
-  // Validate what the snapshot sent: it ran user code (the init).
   const size_t expected = forked.has_seccomp_listener() ? 2 : 1;
   if (!forked.ok()) return plain_error("fork sandbox", forked.error());
-  if (fds.size() != expected || forked.sandbox_pid() <= 0) {
-    return plain_error("fork sandbox", "malformed answer from the function snapshot");
+  if (fds.size() != expected) return plain_error("fork sandbox", "malformed answer from the function snapshot");
+  auto pid = verify_forked_sandbox(fds[0].get(), process_.pid());
+  if (!pid) {
+    process_.kill();  // a snapshot that lies is not used again
+    return std::unexpected(pid.error());
   }
   UniqueFd listener = expected == 2 ? std::move(fds[1]) : UniqueFd();
-  ReadySandbox ready{Sandbox(forked.sandbox_pid(), std::move(fds[0]), std::move(listener), std::move(lease),
-                             std::chrono::steady_clock::now(), 0),
-                     std::move(channel), std::move(logs), elapsed_us(begin)};
+  Sandbox sandbox(*pid, std::move(fds[0]), std::move(listener), CgroupLease{}, std::chrono::steady_clock::now(), 0);
+  // Into its cgroup before its first request, hence before any user code:
+  // the sandbox runs nothing of the function until it reads that request.
+  if (lease) {
+    if (auto placed = lease->add_process(*pid); !placed) return std::unexpected(placed.error());
+    sandbox.adopt_cgroup(std::move(lease));
+  }
+  ReadySandbox ready{std::move(sandbox), std::move(channel), std::move(logs), elapsed_us(begin)};
   return ready;
 }
 
