@@ -25,11 +25,10 @@ class ExecRuntime final : public Runtime {
   Result<void> initialize(const std::vector<std::string>&) override { return {}; }
 
   InitResult load(const LoadFunction& load) override {
-    const std::string& file = load.handler();
-    if (file.empty() || file.find("..") != std::string::npos || file[0] == '/') {
-      return init_error("Runtime.InvalidEntrypoint", "handler must name an executable in the bundle: '" + file + "'");
-    }
-    path_ = "/var/task/" + file;
+    InitResult refused;
+    auto path = handler_path(load.handler(), "an executable", &refused);
+    if (!path) return refused;
+    path_ = *path;
     if (access(path_.c_str(), X_OK) != 0) {
       return init_error("Runtime.InvalidEntrypoint", path_ + " is not executable: " + strerror(errno));
     }

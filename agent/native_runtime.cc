@@ -17,10 +17,10 @@ class NativeRuntime final : public Runtime {
 
   InitResult load(const LoadFunction& load) override {
     const std::string& file = load.handler();
-    if (file.empty() || file.find("..") != std::string::npos || file[0] == '/') {
-      return init_error("Runtime.InvalidEntrypoint", "handler must name a shared object in the bundle: '" + file + "'");
-    }
-    const std::string path = "/var/task/" + file;
+    InitResult refused;
+    auto found = handler_path(file, "a shared object", &refused);
+    if (!found) return refused;
+    const std::string& path = *found;
     // RTLD_NOW: a missing symbol fails the deploy, not the 1000th invocation.
     library_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!library_) return init_error("Runtime.InvalidEntrypoint", std::string("dlopen: ") + dlerror());

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ std::unique_ptr<Runtime> make_exec_runtime();
 
 // Helpers shared by the runtimes.
 InitResult init_error(std::string type, std::string message);
+// "/var/task/<handler>" for a relative path inside the bundle, or nullopt
+// with `error` set (absolute paths and ".." are refused).
+std::optional<std::string> handler_path(const std::string& handler, const char* what, InitResult* error);
 InvokeReply function_error(std::string type, std::string message);
 
 }  // namespace sprout::agent

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include "sandbox/file_io.h"
+
 namespace sprout {
 namespace {
 
@@ -162,19 +164,7 @@ Result<void> write_cgroup_file(const std::string& path, const std::string& value
   return {};
 }
 
-Result<std::string> read_cgroup_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return os_error("open", path);
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = retry_eintr([&] { return ::read(fd.get(), buffer, sizeof buffer); });
-    if (n < 0) return os_error("read", path);
-    if (n == 0) break;
-    text.append(buffer, n);
-  }
-  return text;
-}
+Result<std::string> read_cgroup_file(const std::string& path) { return read_whole_file(path); }
 
 void remove_cgroup_tree(const std::string& dir) {
   if (DIR* d = opendir(dir.c_str())) {

@@ -7,11 +7,11 @@
 #include <string_view>
 
 #include "sandbox/errors.h"
+#include "sandbox/file_io.h"
 
 namespace sprout {
 
 Result<void> write_file_atomically(const std::string& path, std::string_view contents);
 Result<void> fsync_directory(const std::string& path);
-Result<std::string> read_whole_file(const std::string& path);
 
 }  // namespace sprout

@@ -116,6 +116,31 @@ bool start_daemon(Options& options, Daemon& daemon, int max_live) {
   return ok;
 }
 
+// Runs `count` calls of `one(caller, index)` from `concurrency` threads and
+// returns every sample and the wall time.
+template <typename Setup, typename One>
+std::vector<Sample> run_callers(int concurrency, int count, const std::string& label, Setup setup, One one,
+                                double* wall) {
+  std::vector<std::vector<Sample>> per_caller(concurrency);
+  std::atomic<int> next{0};
+  auto begin = Clock::now();
+  std::vector<std::thread> callers;
+  for (int c = 0; c < concurrency; ++c) {
+    callers.emplace_back([&, c] {
+      auto state = setup();
+      for (int i; (i = next++) < count;) {
+        per_caller[c].push_back(one(state, i));
+        if (c == 0 && i % 5 == 0) progress(label + ": " + std::to_string(i) + "/" + std::to_string(count));
+      }
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  *wall = std::chrono::duration<double>(Clock::now() - begin).count();
+  std::vector<Sample> samples;
+  for (auto& part : per_caller) samples.insert(samples.end(), part.begin(), part.end());
+  return samples;
+}
+
 // ---- sprout modes ----
 
 bool deploy(Client& client, const Workload& w, const std::string& name, bool prefork, uint32_t pool,
@@ -171,27 +196,16 @@ std::vector<Sample> run_sprout(const Options& o, const Workload& w, const std::s
     }
     for (int i = 0; i < o.warmup; ++i) invoke_sample(**client, function, w, mode);
   }
-  std::vector<std::vector<Sample>> per_caller(o.concurrency);
-  std::atomic<int> next{0};
-  auto begin = Clock::now();
-  std::vector<std::thread> callers;
-  for (int c = 0; c < o.concurrency; ++c) {
-    callers.emplace_back([&, c] {
-      auto client = Client::connect(o.socket);
-      if (!client) return;
-      for (int i; (i = next++) < o.invocations;) {
+  auto samples = run_callers(
+      o.concurrency, o.invocations, w.name + " " + mode, [&] { return Client::connect(o.socket); },
+      [&](ClientResult<std::unique_ptr<Client>>& client, int) {
+        if (!client) return Sample{w.name, mode, 0, 0, 0, 0, 0, false, client.error().message};
         if (mode == "pooled" && o.pace_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.pace_ms));
-        per_caller[c].push_back(invoke_sample(**client, function, w, mode));
-        if (c == 0 && i % 10 == 0) progress(w.name + " " + mode + ": " + std::to_string(i) + "/" + std::to_string(o.invocations));
-      }
-    });
-  }
-  for (auto& caller : callers) caller.join();
+        return invoke_sample(**client, function, w, mode);
+      },
+      wall);
   // Pacing is not part of any invocation's latency, nor of the rate.
-  *wall = std::chrono::duration<double>(Clock::now() - begin).count() -
-          (mode == "pooled" ? o.pace_ms / 1000.0 * o.invocations / o.concurrency : 0);
-  std::vector<Sample> samples;
-  for (auto& part : per_caller) samples.insert(samples.end(), part.begin(), part.end());
+  if (mode == "pooled") *wall -= o.pace_ms / 1000.0 * o.invocations / o.concurrency;
   if (auto client = Client::connect(o.socket)) (void)(*client)->remove(function);
   return samples;
 }
@@ -204,27 +218,16 @@ std::vector<Sample> run_peer(const Options& o, Peer& peer, const PeerWorkload& w
     peer.run_once(w, &ignored);
   }
   const int count = std::max(10, o.invocations / 4);  // peers are slow: fewer samples
-  std::vector<std::vector<Sample>> per_caller(o.concurrency);
-  std::atomic<int> next{0};
-  auto begin = Clock::now();
-  std::vector<std::thread> callers;
-  for (int c = 0; c < o.concurrency; ++c) {
-    callers.emplace_back([&, c] {
-      for (int i; (i = next++) < count;) {
+  return run_callers(
+      o.concurrency, count, w.name + " " + peer.name(), [] { return 0; },
+      [&](int, int) {
         Sample sample{w.name, peer.name()};
         auto start = Clock::now();
         sample.ok = peer.run_once(w, &sample.error);
         sample.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
-        per_caller[c].push_back(sample);
-        if (c == 0 && i % 5 == 0) progress(w.name + " " + peer.name() + ": " + std::to_string(i) + "/" + std::to_string(count));
-      }
-    });
-  }
-  for (auto& caller : callers) caller.join();
-  *wall = std::chrono::duration<double>(Clock::now() - begin).count();
-  std::vector<Sample> samples;
-  for (auto& part : per_caller) samples.insert(samples.end(), part.begin(), part.end());
-  return samples;
+        return sample;
+      },
+      wall);
 }
 
 void print_table(const std::string& title, const std::vector<std::pair<std::string, Summary>>& rows,
