@@ -137,9 +137,13 @@ void handle_fork(Runtime& runtime, const PreparedSandbox& prepared, int control_
   dup3(fds[0].get(), kStagedChannelFd, O_CLOEXEC);
   dup3(fds[1].get(), kStagedLogFd, O_CLOEXEC);
   runtime.before_fork();
+  // The snapshot answers as soon as the sandbox exists; the sandbox sets
+  // itself up meanwhile and reports to sproutd on its invocation channel.
   auto sandbox = spawn_sandbox(prepared, {.entry = run_sandbox_entry,
                                           .entry_arg = &runtime,
-                                          .clone_parent = true});
+                                          .clone_parent = true,
+                                          .return_before_setup = true,
+                                          .setup_fd = kStagedChannelFd});
   runtime.after_fork_parent();
   ::close(kStagedChannelFd);
   ::close(kStagedLogFd);
@@ -151,12 +155,7 @@ void handle_fork(Runtime& runtime, const PreparedSandbox& prepared, int control_
   Sandbox::Parts parts = std::move(*sandbox).release();
   result.set_ok(true);
   result.set_sandbox_pid(parts.pid);
-  std::vector<int> passed{parts.pidfd.get()};
-  if (parts.seccomp_listener) {
-    result.set_has_seccomp_listener(true);
-    passed.push_back(parts.seccomp_listener.get());
-  }
-  (void)send_packet(control_fd, result, passed);
+  (void)send_packet(control_fd, result, {parts.pidfd.get()});
 }
 
 }  // namespace

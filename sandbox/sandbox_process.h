@@ -69,6 +69,9 @@ class Sandbox {
   // The listener is readable: record the syscall, kill the sandbox.
   void handle_seccomp_notification();
   void drop_seccomp_listener() { seccomp_listener_.reset(); }
+  // A listener that arrives after the spawn (from a sandbox that set itself
+  // up while its spawner went on).
+  void set_seccomp_listener(UniqueFd listener) { seccomp_listener_ = std::move(listener); }
   // The pidfd is readable: reap and classify.
   Result<Outcome> reap();
   // Starts the clock anew (a pre-forked sandbox starts its deadline when it

@@ -45,10 +45,65 @@ constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
 constexpr uint64_t kNamespaceFlags =
     CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
 
-[[noreturn]] void fail(int report_fd, ChildStage stage, int object = -1) {
-  report_child_failure(report_fd, stage, errno, object);
-  _exit(127);
-}
+// How the child reports. Always to its spawner, over the report socket
+// (nobody listens there any more once a spawner that does not wait for the
+// setup has returned). With a setup channel (SpawnOptions::setup_fd, a
+// stream socket to the sandbox's owner), also there, as one record:
+//   'R'            ready, no seccomp listener
+//   'L' + SCM_RIGHTS ready, with the seccomp listener
+//   'F' <u16 length> <text>   setup failed: "mount tmpfs on /tmp: EPERM"
+// Async-signal-safe.
+struct ChildReporter {
+  const PreparedSandbox& p;
+  int report_fd;
+  int setup_fd;
+
+  [[noreturn]] void fail(ChildStage stage, int object = -1) {
+    const int err = errno;
+    report_child_failure(report_fd, stage, err, object);
+    if (setup_fd >= 0) {
+      char record[512];
+      size_t length = 0;
+      auto append = [&](const char* text) {
+        for (; *text && length < sizeof record - 4; ++text) record[3 + length++] = *text;
+      };
+      if (stage == ChildStage::kMount && object >= 0 && static_cast<size_t>(object) < p.mounts.steps.size()) {
+        append(p.mounts.steps[object].description.c_str());
+      } else {
+        append(child_stage_name(stage));
+      }
+      append(": ");
+      const char* name = strerrorname_np(err);
+      append(name ? name : "unknown errno");
+      record[0] = 'F';
+      const uint16_t size = static_cast<uint16_t>(length);
+      memcpy(record + 1, &size, 2);
+      [[maybe_unused]] auto n = send(setup_fd, record, 3 + length, MSG_NOSIGNAL);
+    }
+    _exit(127);
+  }
+
+  // The sandbox is set up: hand over the seccomp listener, or say ready.
+  bool ready(int listener) {
+    if (setup_fd < 0) return listener <= 0 || send_seccomp_listener(report_fd, listener);
+    char kind = listener > 0 ? 'L' : 'R';
+    iovec iov{&kind, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (listener > 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(cmsg), &listener, sizeof(int));
+    }
+    return retry_eintr([&] { return sendmsg(setup_fd, &msg, MSG_NOSIGNAL); }) == 1;
+  }
+};
 
 // Moves the spec's descriptors to their numbers and closes everything else,
 // except the report channel, which is returned (moved above every kept fd).
@@ -97,48 +152,58 @@ int arrange_descriptors(const PreparedSandbox& p, int report_fd) {
 // no locks, no stdio. A failure is reported as {stage, errno} and ends the
 // child; success ends in execve or in the entry function.
 [[noreturn]] void run_sandbox_child(const PreparedSandbox& p, const SpawnOptions& options, int report_fd) {
+  ChildReporter reporter{p, report_fd, options.setup_fd};
   // 1. Wait until the spawner has written our id maps and placed our cgroup.
   char go = 0;
-  if (retry_eintr([&] { return read(report_fd, &go, 1); }) != 1) fail(report_fd, ChildStage::kWaitForParent);
+  if (retry_eintr([&] { return read(report_fd, &go, 1); }) != 1) reporter.fail(ChildStage::kWaitForParent);
 
   // 2. Become root of the new user namespace (an unprivileged id outside).
   // Raw system calls: glibc's wrappers broadcast id changes to every thread
   // it believes exists (setxid), and after clone3 from a multithreaded
   // spawner those threads are not in the child: the wrapper would hang.
-  if (p.id_maps.spawner_is_root && syscall(SYS_setgroups, 0, nullptr) != 0) fail(report_fd, ChildStage::kSetGroups);
-  if (syscall(SYS_setresgid, 0, 0, 0) != 0) fail(report_fd, ChildStage::kSetGid);
-  if (syscall(SYS_setresuid, 0, 0, 0) != 0) fail(report_fd, ChildStage::kSetUid);
+  if (p.id_maps.spawner_is_root && syscall(SYS_setgroups, 0, nullptr) != 0) reporter.fail(ChildStage::kSetGroups);
+  if (syscall(SYS_setresgid, 0, 0, 0) != 0) reporter.fail(ChildStage::kSetGid);
+  if (syscall(SYS_setresuid, 0, 0, 0) != 0) reporter.fail(ChildStage::kSetUid);
   // Set after the uid change, which would clear it: the sandbox dies with
   // its parent instead of running on unwatched.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
 
   // 3. Our cgroup becomes the root of what we can see of cgroups.
-  if (unshare(CLONE_NEWCGROUP) != 0) fail(report_fd, ChildStage::kUnshareCgroupNamespace);
+  if (unshare(CLONE_NEWCGROUP) != 0) reporter.fail(ChildStage::kUnshareCgroupNamespace);
 
   // 4. The root file system.
   int failed_step = apply_mount_plan(p.mounts);
-  if (failed_step >= 0) fail(report_fd, ChildStage::kMount, failed_step);
+  if (failed_step >= 0) reporter.fail(ChildStage::kMount, failed_step);
 
   // 5. UTS and network namespaces.
   const std::string& hostname = p.spec.hostname();
-  if (sethostname(hostname.data(), hostname.size()) != 0) fail(report_fd, ChildStage::kHostname);
-  if (bring_up_loopback() != 0) fail(report_fd, ChildStage::kLoopback);
+  if (sethostname(hostname.data(), hostname.size()) != 0) reporter.fail(ChildStage::kHostname);
+  if (bring_up_loopback() != 0) reporter.fail(ChildStage::kLoopback);
 
   // 6. Descriptors: only those named in the spec survive.
   report_fd = arrange_descriptors(p, report_fd);
   if (report_fd < 0) _exit(127);  // the channel itself is gone; EOF tells the parent
+  reporter.report_fd = report_fd;
+  if (reporter.setup_fd >= 0) {
+    // The setup channel now lives at the number the spec mapped it to.
+    int moved = -1;
+    for (const auto& [parent_fd, child_fd] : p.fds) {
+      if (parent_fd == reporter.setup_fd) moved = child_fd;
+    }
+    reporter.setup_fd = moved;
+  }
 
   // 7. Resource limits, signal mask, working directory.
   int failed_limit = apply_rlimits(p.rlimits);
-  if (failed_limit >= 0) fail(report_fd, ChildStage::kRlimit, p.rlimits.settings[failed_limit].resource);
+  if (failed_limit >= 0) reporter.fail(ChildStage::kRlimit, p.rlimits.settings[failed_limit].resource);
   sigset_t none;
   sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) fail(report_fd, ChildStage::kSignalMask);
-  if (chdir(p.spec.working_dir().c_str()) != 0) fail(report_fd, ChildStage::kChdir);
+  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) reporter.fail(ChildStage::kSignalMask);
+  if (chdir(p.spec.working_dir().c_str()) != 0) reporter.fail(ChildStage::kChdir);
 
   // 8. No capabilities, no way to gain any.
-  if (drop_all_capabilities(p.last_cap) != 0) fail(report_fd, ChildStage::kCapabilities);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(report_fd, ChildStage::kNoNewPrivs);
+  if (drop_all_capabilities(p.last_cap) != 0) reporter.fail(ChildStage::kCapabilities);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) reporter.fail(ChildStage::kNoNewPrivs);
 
   // 9. Seccomp, last before user code.
   int listener = load_seccomp_program(*p.seccomp_notify);
@@ -146,11 +211,9 @@ int arrange_descriptors(const PreparedSandbox& p, int report_fd) {
     // An outer filter (ours, one level up) already has a listener.
     listener = load_seccomp_program(*p.seccomp_kill);
   }
-  if (listener < 0) fail(report_fd, ChildStage::kSeccomp);
-  if (listener > 0) {
-    if (!send_seccomp_listener(report_fd, listener)) fail(report_fd, ChildStage::kSendSeccompListener);
-    close(listener);
-  }
+  if (listener < 0) reporter.fail(ChildStage::kSeccomp);
+  if (!reporter.ready(listener)) reporter.fail(ChildStage::kSendSeccompListener);
+  if (listener > 0) close(listener);
 
   // 10. User code.
   if (options.entry) {
@@ -158,7 +221,7 @@ int arrange_descriptors(const PreparedSandbox& p, int report_fd) {
     _exit(options.entry(options.entry_arg));
   }
   execve(p.argv[0], p.argv.data(), p.envp.data());
-  fail(report_fd, ChildStage::kExec);
+  reporter.fail(ChildStage::kExec);
 }
 
 Error describe_child_failure(const PreparedSandbox& p, const ChildReport& report) {
@@ -224,6 +287,9 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
   if (p.spec.argv().empty() && !options.entry) {
     return plain_error("spawn sandbox", "neither argv nor an entry function");
   }
+  if (options.return_before_setup && options.setup_fd < 0) {
+    return plain_error("spawn sandbox", "return_before_setup needs a setup channel");
+  }
   CgroupLease cgroup;
   if (options.cgroups) {
     auto lease = options.cgroups->acquire(p.cgroup_limits);
@@ -284,6 +350,12 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
   char go = 1;
   if (retry_eintr([&] { return send(parent_end.get(), &go, 1, MSG_NOSIGNAL); }) != 1) {
     return abort_child(os_error("signal child to start", std::to_string(pid)).error());
+  }
+  if (options.return_before_setup) {
+    // The child finishes its setup on its own and reports to the sandbox's
+    // owner over the setup channel; its failures are no longer ours to see.
+    return Sandbox(static_cast<pid_t>(pid), std::move(owned_pidfd), UniqueFd(), std::move(cgroup), started,
+                   p.spec.deadline_ms());
   }
   auto reports = read_child_reports(parent_end.get());
   if (!reports) return abort_child(reports.error());

@@ -67,6 +67,13 @@ struct SpawnOptions {
   // CLONE_PARENT: the sandbox becomes a child of the spawner's parent, so that
   // a supervisor can wait on sandboxes that a snapshot forks.
   bool clone_parent = false;
+  // Return as soon as the child has its id maps (it then sets itself up while
+  // the caller goes on), instead of waiting until it reached user code.
+  // Requires `setup_fd`: a stream socket (a spawner's descriptor, mapped
+  // into the child by the spec) on which the child sends its setup record to
+  // the sandbox's owner: ready (with the seccomp listener) or failed (text).
+  bool return_before_setup = false;
+  int setup_fd = -1;
 };
 
 // Clones the sandbox and returns once it reached user code (exec or entry)

@@ -139,16 +139,16 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox() {
                                              r.error().message() + "): " + process_.end_description());
     }
   }
-  const size_t expected = forked.has_seccomp_listener() ? 2 : 1;
   if (!forked.ok()) return plain_error("fork sandbox", forked.error());
-  if (fds.size() != expected) return plain_error("fork sandbox", "malformed answer from the function snapshot");
+  if (fds.size() != 1) return plain_error("fork sandbox", "malformed answer from the function snapshot");
   auto pid = verify_forked_sandbox(fds[0].get(), process_.pid());
   if (!pid) {
     process_.kill();  // a snapshot that lies is not used again
     return std::unexpected(pid.error());
   }
-  UniqueFd listener = expected == 2 ? std::move(fds[1]) : UniqueFd();
-  Sandbox sandbox(*pid, std::move(fds[0]), std::move(listener), CgroupLease{}, std::chrono::steady_clock::now(), 0);
+  // Its seccomp listener comes later, from the sandbox itself, on the
+  // invocation channel (see run_invocation).
+  Sandbox sandbox(*pid, std::move(fds[0]), UniqueFd(), CgroupLease{}, std::chrono::steady_clock::now(), 0);
   // Into its cgroup before its first request, hence before any user code:
   // the sandbox runs nothing of the function until it reads that request.
   if (lease) {

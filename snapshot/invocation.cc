@@ -18,20 +18,34 @@
 namespace sprout {
 namespace {
 
-// Reads the reply frame incrementally from a non-blocking socket.
-class ReplyReader {
+// Reads what the sandbox sends on its invocation channel, incrementally,
+// from a non-blocking socket: first its setup record ('R', 'L' with the
+// seccomp listener, or 'F' with the failed step), then its reply frame.
+// Bounded and validated: the sandbox is not trusted.
+class ChannelReader {
  public:
-  explicit ReplyReader(size_t max_bytes) : max_bytes_(max_bytes) {}
+  explicit ChannelReader(size_t max_bytes) : max_bytes_(max_bytes) {}
 
   // False once the reply is complete, malformed, or the channel closed.
   bool want_more() const { return !done_; }
   const std::optional<agent::InvokeReply>& reply() const { return reply_; }
   const std::string& problem() const { return problem_; }
+  const std::string& setup_failure() const { return setup_failure_; }
+  // The seccomp listener, once it arrived (taken once).
+  UniqueFd take_listener() { return std::move(listener_); }
 
   void read_from(int fd) {
     char buffer[65536];
     for (;;) {
-      ssize_t n = read(fd, buffer, sizeof buffer);
+      iovec iov{buffer, sizeof buffer};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+      take_descriptors(msg);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN) done_ = true;
@@ -42,33 +56,78 @@ class ReplyReader {
         return;
       }
       data_.append(buffer, n);
-      if (data_.size() >= 4 && !length_) {
-        uint32_t be;
-        memcpy(&be, data_.data(), 4);
-        length_ = ntohl(be);
-        if (*length_ > max_bytes_) {
-          problem_ = "reply of " + std::to_string(*length_) + " bytes over the limit of " + std::to_string(max_bytes_);
-          done_ = true;
-          return;
-        }
-      }
-      if (length_ && data_.size() >= 4 + *length_) {
-        agent::InvokeReply reply;
-        if (data_.size() != 4 + *length_ || !reply.ParseFromArray(data_.data() + 4, static_cast<int>(*length_)) ||
-            reply.kind() == agent::InvokeReply::KIND_UNSPECIFIED) {
-          problem_ = "malformed reply";
-        } else {
-          reply_ = std::move(reply);
-        }
-        done_ = true;
-        return;
-      }
+      if (!parse()) return;
     }
   }
 
  private:
+  void take_descriptors(msghdr& msg) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+        int passed;
+        memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        // Only one descriptor is ever expected, with the 'L' record.
+        if (!listener_ && !setup_done_) {
+          listener_.reset(passed);
+        } else {
+          ::close(passed);
+        }
+      }
+    }
+  }
+
+  // False when nothing more is to be read.
+  bool parse() {
+    if (!setup_done_) {
+      if (data_.empty()) return true;
+      const char kind = data_[0];
+      if (kind == 'R' || kind == 'L') {
+        data_.erase(0, 1);
+        setup_done_ = true;
+      } else if (kind == 'F') {
+        if (data_.size() < 3) return true;
+        uint16_t length;
+        memcpy(&length, data_.data() + 1, 2);
+        if (data_.size() < 3u + length) return true;
+        setup_failure_ = "sandbox setup failed: " + data_.substr(3, length);
+        done_ = true;
+        return false;
+      } else {
+        problem_ = "malformed setup record";
+        done_ = true;
+        return false;
+      }
+    }
+    if (data_.size() >= 4 && !length_) {
+      uint32_t be;
+      memcpy(&be, data_.data(), 4);
+      length_ = ntohl(be);
+      if (*length_ > max_bytes_) {
+        problem_ = "reply of " + std::to_string(*length_) + " bytes over the limit of " + std::to_string(max_bytes_);
+        done_ = true;
+        return false;
+      }
+    }
+    if (length_ && data_.size() >= 4 + *length_) {
+      agent::InvokeReply reply;
+      if (data_.size() != 4 + *length_ || !reply.ParseFromArray(data_.data() + 4, static_cast<int>(*length_)) ||
+          reply.kind() == agent::InvokeReply::KIND_UNSPECIFIED) {
+        problem_ = "malformed reply";
+      } else {
+        reply_ = std::move(reply);
+      }
+      done_ = true;
+      return false;
+    }
+    return true;
+  }
+
   size_t max_bytes_;
   std::string data_;
+  bool setup_done_ = false;
+  std::string setup_failure_;
+  UniqueFd listener_;
   std::optional<uint32_t> length_;
   std::optional<agent::InvokeReply> reply_;
   std::string problem_;
@@ -89,7 +148,7 @@ void read_logs(int fd, LogTail& tail, bool* open) {
   }
 }
 
-void classify(InvocationResult& result, const Result<Outcome>& outcome, const ReplyReader& reader,
+void classify(InvocationResult& result, const Result<Outcome>& outcome, const ChannelReader& reader,
               uint32_t timeout_ms, const FunctionDefinition& definition) {
   if (outcome) {
     result.metrics.cpu_time_us = outcome->cpu_time_us;
@@ -113,6 +172,11 @@ void classify(InvocationResult& result, const Result<Outcome>& outcome, const Re
     result.error_message = reply.error_message();
     result.stack_trace.assign(reply.stack_trace().begin(), reply.stack_trace().end());
     result.detail = reply.error_type() + ": " + reply.error_message();
+    return;
+  }
+  if (!reader.setup_failure().empty()) {
+    result.status = InvocationStatus::kInternal;
+    result.detail = reader.setup_failure();
     return;
   }
   if (!outcome) {
@@ -169,7 +233,7 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
     out += body;
   }
   size_t sent = 0;
-  ReplyReader reader(definition.max_result_bytes + 64 * 1024);
+  ChannelReader reader(definition.max_result_bytes + 64 * 1024);
   LogTail logs(definition.max_log_bytes);
   bool logs_open = true;
   std::optional<Result<Outcome>> outcome;
@@ -216,7 +280,11 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
       if (sent == out.size()) request_delivered = std::chrono::steady_clock::now();
       if (n < 0 && errno != EAGAIN && errno != EINTR) sent = out.size();  // the sandbox is gone; wait for its end
     }
-    if (fds[channel_index].revents & (POLLIN | POLLHUP | POLLERR)) reader.read_from(ready.channel.get());
+    if (fds[channel_index].revents & (POLLIN | POLLHUP | POLLERR)) {
+      reader.read_from(ready.channel.get());
+      // The sandbox's seccomp listener travels with its setup record.
+      if (UniqueFd listener = reader.take_listener()) sandbox.set_seccomp_listener(std::move(listener));
+    }
     if (fds[logs_index].revents & (POLLIN | POLLHUP | POLLERR)) read_logs(ready.logs.get(), logs, &logs_open);
     if (fds[0].revents & POLLIN) outcome = sandbox.reap();
   }
