@@ -150,3 +150,21 @@ TEST_F(LifecycleTest, BundleWithEscapingPathIsRefused) {
 
 }  // namespace
 }  // namespace sprout::testing
+
+namespace sprout::testing {
+namespace {
+
+TEST_F(LifecycleTest, SandboxSetupFailureIsReportedWithItsStep) {
+  // A host name longer than the kernel allows makes every sandbox's setup
+  // fail at sethostname, after the snapshot has already answered the fork.
+  auto def = python_function("def h(event, context):\n    return 1\n", "fn.h");
+  def.sandbox.set_hostname(std::string(100, 'x'));
+  auto snapshot = load_ok(def);
+  ASSERT_TRUE(snapshot);
+  auto result = invoke(*snapshot, "{}");
+  EXPECT_EQ(result.status, InvocationStatus::kInternal);
+  EXPECT_EQ(result.detail, "sandbox setup failed: sethostname: EINVAL");
+}
+
+}  // namespace
+}  // namespace sprout::testing
