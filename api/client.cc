@@ -12,10 +12,6 @@
 namespace sprout {
 namespace {
 
-ClientResult<api::Response> unexpected_error(api::Status status, std::string message) {
-  return std::unexpected(ClientError{status, std::move(message)});
-}
-
 bool write_all(int fd, const char* data, size_t size) {
   while (size > 0) {
     ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
@@ -76,66 +72,84 @@ ClientResult<std::unique_ptr<Client>> Client::connect(const std::string& socket_
   return std::unique_ptr<Client>(new Client(fd, socket_path));
 }
 
-Client::Client(int fd, std::string path) : fd_(fd), path_(std::move(path)) {
-  reader_ = std::thread([this] { read_responses(); });
-}
+Client::Client(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
 
 Client::~Client() {
   ::shutdown(fd_, SHUT_RDWR);
-  reader_.join();
   ::close(fd_);
 }
 
-void Client::fail_all(const ClientError& error) {
-  std::lock_guard lock(pending_mutex_);
-  broken_ = error;
-  for (auto& [id, promise] : pending_) promise.set_value(std::unexpected(error));
-  pending_.clear();
+ClientResult<api::Response> Client::read_one() {
+  const ClientError closed{api::UNAVAILABLE, "connection to sproutd at " + path_ + " closed"};
+  uint32_t length_be;
+  if (!read_all(fd_, reinterpret_cast<char*>(&length_be), 4)) return std::unexpected(closed);
+  size_t length = ntohl(length_be);
+  if (length > 64 * 1024 * 1024) {
+    return std::unexpected(ClientError{api::INTERNAL, "sproutd sent a frame of " + std::to_string(length) + " bytes"});
+  }
+  std::string body(length, '\0');
+  if (!read_all(fd_, body.data(), length)) return std::unexpected(closed);
+  api::Response response;
+  if (!response.ParseFromString(body)) {
+    return std::unexpected(ClientError{api::INTERNAL, "sproutd sent a malformed frame"});
+  }
+  return response;
 }
 
-void Client::read_responses() {
+ClientResult<api::Response> Client::wait_for(uint64_t id) {
+  std::unique_lock lock(state_mutex_);
   for (;;) {
-    uint32_t length_be;
-    if (!read_all(fd_, reinterpret_cast<char*>(&length_be), 4)) break;
-    size_t length = ntohl(length_be);
-    if (length > 64 * 1024 * 1024) break;  // a server never sends this much
-    std::string body(length, '\0');
-    if (!read_all(fd_, body.data(), length)) break;
-    api::Response response;
-    if (!response.ParseFromString(body)) break;
-    std::lock_guard lock(pending_mutex_);
-    auto it = pending_.find(response.id());
-    if (it == pending_.end()) {
-      // id 0: a refusal the server could not tie to a request (oversized or
-      // malformed frame); it closes the connection next.
+    auto it = pending_.find(id);
+    if (it->second) {
+      auto result = std::move(*it->second);
+      pending_.erase(it);
+      return result;
+    }
+    if (broken_) {
+      pending_.erase(it);
+      return std::unexpected(*broken_);
+    }
+    if (reading_) {
+      changed_.wait(lock);  // another caller is reading; it hands us our answer
       continue;
     }
-    it->second.set_value(std::move(response));
-    pending_.erase(it);
+    reading_ = true;
+    lock.unlock();
+    auto response = read_one();
+    lock.lock();
+    reading_ = false;
+    if (!response) {
+      broken_ = response.error();
+    } else if (response->id() == 0) {
+      // A refusal sproutd could not tie to a request (a frame over its
+      // limit, a peer it does not admit); it closes the connection next, and
+      // every call on it fails with this reason.
+      broken_ = ClientError{response->status(), response->error()};
+    } else if (auto slot = pending_.find(response->id()); slot != pending_.end() && !slot->second) {
+      slot->second = std::move(*response);
+    }
+    changed_.notify_all();
   }
-  fail_all(ClientError{api::UNAVAILABLE, "connection to sproutd at " + path_ + " closed"});
 }
 
 std::future<ClientResult<api::Response>> Client::call_async(api::Request request) {
-  std::promise<ClientResult<api::Response>> promise;
-  auto future = promise.get_future();
   const uint64_t id = next_id_++;
   request.set_id(id);
   std::string body;
   request.SerializeToString(&body);
+  auto failed = [](ClientError error) {
+    std::promise<ClientResult<api::Response>> promise;
+    promise.set_value(std::unexpected(std::move(error)));
+    return promise.get_future();
+  };
   if (body.size() > max_frame_) {
-    promise.set_value(unexpected_error(api::PAYLOAD_TOO_LARGE, "request of " + std::to_string(body.size()) +
-                                                                    " bytes over the limit of " +
-                                                                    std::to_string(max_frame_)));
-    return future;
+    return failed({api::PAYLOAD_TOO_LARGE, "request of " + std::to_string(body.size()) + " bytes over the limit of " +
+                                               std::to_string(max_frame_)});
   }
   {
-    std::lock_guard lock(pending_mutex_);
-    if (broken_) {
-      promise.set_value(std::unexpected(*broken_));
-      return future;
-    }
-    pending_.emplace(id, std::move(promise));
+    std::lock_guard lock(state_mutex_);
+    if (broken_) return failed(*broken_);
+    pending_.emplace(id, std::nullopt);
   }
   uint32_t length_be = htonl(static_cast<uint32_t>(body.size()));
   std::string frame(reinterpret_cast<const char*>(&length_be), 4);
@@ -146,14 +160,12 @@ std::future<ClientResult<api::Response>> Client::call_async(api::Request request
     sent = write_all(fd_, frame.data(), frame.size());
   }
   if (!sent) {
-    std::lock_guard lock(pending_mutex_);
-    auto it = pending_.find(id);
-    if (it != pending_.end()) {
-      it->second.set_value(unexpected_error(api::UNAVAILABLE, "cannot send to sproutd at " + path_ + ": " + strerror(errno)));
-      pending_.erase(it);
-    }
+    const int err = errno;
+    std::lock_guard lock(state_mutex_);
+    pending_.erase(id);
+    return failed({api::UNAVAILABLE, "cannot send to sproutd at " + path_ + ": " + strerror(err)});
   }
-  return future;
+  return std::async(std::launch::deferred, [this, id] { return wait_for(id); });
 }
 
 ClientResult<api::Response> Client::call(api::Request request) { return call_async(std::move(request)).get(); }

@@ -6,10 +6,14 @@
 //
 // One connection carries many calls at once: invoke_async() returns a future
 // and pipelines the request; answers are matched by request id, in whatever
-// order they arrive. Thread-safe: any thread may call any method.
+// order they arrive. Answers are read by whichever caller is waiting for one
+// (one reader at a time), not by a thread of the library's: one thread
+// wake-up less per call. Thread-safe: any thread may call any method; a
+// future must be waited for before its Client is destroyed.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <expected>
 #include <future>
@@ -18,7 +22,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "api/proto/sprout_api.pb.h"
 
@@ -75,18 +78,21 @@ class Client {
 
  private:
   Client(int fd, std::string path);
-  void read_responses();
-  void fail_all(const ClientError& error);
+  ClientResult<api::Response> wait_for(uint64_t id);
+  // One frame from sproutd; blocking, called without the state lock.
+  ClientResult<api::Response> read_one();
 
   int fd_;
   std::string path_;
   size_t max_frame_ = kDefaultClientMaxFrame;
   std::mutex write_mutex_;
-  std::mutex pending_mutex_;
-  std::map<uint64_t, std::promise<ClientResult<api::Response>>> pending_;
+  std::mutex state_mutex_;  // guards pending_, reading_, broken_
+  std::condition_variable changed_;
+  // One slot per request sent, filled when its answer has been read.
+  std::map<uint64_t, std::optional<ClientResult<api::Response>>> pending_;
+  bool reading_ = false;
   std::optional<ClientError> broken_;
   std::atomic<uint64_t> next_id_{1};
-  std::thread reader_;
 };
 
 // A tar stream (ustar) of a directory's regular files and subdirectories,
