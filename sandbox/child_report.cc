@@ -35,22 +35,27 @@ void report_child_failure(int report_fd, ChildStage stage, int err, int object) 
   [[maybe_unused]] auto sent = ::send(report_fd, &report, sizeof report, MSG_NOSIGNAL);
 }
 
-bool send_seccomp_listener(int report_fd, int listener_fd) {
-  ChildReport report{kReportSeccompListener, 0, 0, 0};
-  iovec iov{&report, sizeof report};
+bool send_with_descriptor(int socket_fd, const void* data, size_t size, int fd) {
+  iovec iov{const_cast<void*>(data), size};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &listener_fd, sizeof(int));
-  return retry_eintr([&] { return ::sendmsg(report_fd, &msg, MSG_NOSIGNAL); }) ==
-         static_cast<ssize_t>(sizeof report);
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+  }
+  return retry_eintr([&] { return ::sendmsg(socket_fd, &msg, MSG_NOSIGNAL); }) == static_cast<ssize_t>(size);
+}
+
+bool send_seccomp_listener(int report_fd, int listener_fd) {
+  ChildReport report{kReportSeccompListener, 0, 0, 0};
+  return send_with_descriptor(report_fd, &report, sizeof report, listener_fd);
 }
 
 Result<ChildSetupResult> read_child_reports(int report_fd) {

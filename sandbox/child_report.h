@@ -51,6 +51,8 @@ inline constexpr uint32_t kReportSeccompListener = 2;
 // Child side, async-signal-safe.
 void report_child_failure(int report_fd, ChildStage stage, int err, int object = -1);
 bool send_seccomp_listener(int report_fd, int listener_fd);
+// Sends `size` bytes with `fd` attached (SCM_RIGHTS) unless it is negative.
+bool send_with_descriptor(int socket_fd, const void* data, size_t size, int fd);
 
 // Parent side: what the child said before reaching user code.
 struct ChildSetupResult {

@@ -86,22 +86,8 @@ struct ChildReporter {
   // The sandbox is set up: hand over the seccomp listener, or say ready.
   bool ready(int listener) {
     if (setup_fd < 0) return listener <= 0 || send_seccomp_listener(report_fd, listener);
-    char kind = listener > 0 ? 'L' : 'R';
-    iovec iov{&kind, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (listener > 0) {
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-      cmsg->cmsg_level = SOL_SOCKET;
-      cmsg->cmsg_type = SCM_RIGHTS;
-      cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(cmsg), &listener, sizeof(int));
-    }
-    return retry_eintr([&] { return sendmsg(setup_fd, &msg, MSG_NOSIGNAL); }) == 1;
+    const char kind = listener > 0 ? 'L' : 'R';
+    return send_with_descriptor(setup_fd, &kind, 1, listener > 0 ? listener : -1);
   }
 };
 
