@@ -5,10 +5,10 @@
 // before running it, in this order:
 //   die with the supervisor -> logs to the init-log pipe -> own user, mount,
 //   network, ipc and uts namespaces (uid 1000 inside = the zygote's
-//   unprivileged uid outside) -> fresh tmpfs over /var (code at /var/task, read-only),
-//   /run, /tmp and /dev/shm, hiding the supervisor's state, socket and any
-//   host scratch space -> function environment -> every capability dropped
-//   (no_new_privs came with the zygote's exec) -> init.
+//   unprivileged uid outside) -> a root of its own (read-only /usr, minimal
+//   /etc, the code read-only at /var/task, /dev, fresh /tmp; nothing else of
+//   the host but a bind of /proc) -> function environment -> every
+//   capability dropped (no_new_privs came with the zygote's exec) -> init.
 // It carries no seccomp filter: a filter would bind every sandbox it forks,
 // and sandboxes must still create namespaces and mount during their setup.
 #include <fcntl.h>
@@ -30,7 +30,9 @@
 #include "sandbox/capabilities.h"
 #include "sandbox/log.h"
 #include "sandbox/message_channel.h"
+#include "sandbox/mounts.h"
 #include "sandbox/spawn.h"
+#include "sandbox/spec_defaults.h"
 
 namespace sprout::agent {
 namespace {
@@ -83,7 +85,13 @@ Result<std::string> read_bundle(int bundle_fd) {
   return bundle;
 }
 
-Result<void> lay_out_code(const LoadFunction& load, int bundle_fd) {
+// Lays the code out on a tmpfs, then moves the snapshot into a root of its
+// own, built by the same mount plan as a sandbox's: read-only /usr, a
+// minimal /etc, the code read-only at /var/task, /dev, a fresh /tmp. The one
+// difference is /proc: the snapshot shares the host's pid namespace, so it
+// cannot mount a procfs of its own; it keeps a bind of the host's, which the
+// kernel also requires before its sandboxes may mount theirs.
+Result<void> enter_snapshot_root(const LoadFunction& load, int bundle_fd) {
   auto bundle = read_bundle(bundle_fd);
   if (!bundle) return std::unexpected(bundle.error());
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return os_error("make mounts private", "/");
@@ -91,13 +99,21 @@ Result<void> lay_out_code(const LoadFunction& load, int bundle_fd) {
   if (auto r = mount_tmpfs("/var", "mode=0755,size=" + std::to_string(code_size)); !r) return r;
   if (mkdir("/var/task", 0755) != 0) return os_error("mkdir", "/var/task");
   if (auto r = lay_out_bundle(*bundle, load.bundle_format(), load.bundle_file_name(), "/var/task"); !r) return r;
-  if (mount(nullptr, "/var", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
-    return os_error("remount read-only", "/var");
-  }
-  for (const char* hidden : {"/run", "/tmp", "/dev/shm"}) {
-    if (access(hidden, F_OK) != 0) continue;
-    if (auto r = mount_tmpfs(hidden, "mode=1777,size=16m"); !r) return r;
-  }
+
+  sandbox::SandboxSpec root;
+  root.set_code_dir("/var/task");
+  root.set_hostname("sprout");
+  root.set_tmp_size_bytes(16ull << 20);
+  auto* proc = root.add_binds();
+  proc->set_source("/proc");
+  proc->set_target("/proc");
+  proc->set_writable(true);
+  apply_spec_defaults(root);
+  auto plan = plan_mounts(root);
+  if (!plan) return std::unexpected(plan.error());
+  int failed = apply_mount_plan(*plan);
+  if (failed >= 0) return os_error(plan->steps[failed].description, "(snapshot root)");
+  if (sethostname(root.hostname().data(), root.hostname().size()) != 0) return os_error("sethostname", "snapshot");
   return {};
 }
 
@@ -171,7 +187,7 @@ void run_function_snapshot(Runtime& runtime, const LoadFunction& load, int contr
   ::close(log_fd);
 
   if (auto r = enter_own_namespaces(); !r) fail_init(control_fd, r.error());
-  if (auto r = lay_out_code(load, bundle_fd); !r) fail_init(control_fd, r.error());
+  if (auto r = enter_snapshot_root(load, bundle_fd); !r) fail_init(control_fd, r.error());
   ::close(bundle_fd);
   apply_environment(load);
   if (drop_all_capabilities(last_capability()) != 0) fail_init(control_fd, os_error("drop capabilities").error());

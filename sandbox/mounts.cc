@@ -236,7 +236,11 @@ Result<MountPlan> plan_mounts(const sandbox::SandboxSpec& spec) {
     add_bind(plan, bind.source(), bind.target(), bind.writable());
   }
 
-  add(plan, Kind::kProc, "", std::string(kNewRoot) + "/proc", "", "mount proc on /proc");
+  // A fresh procfs of the sandbox's pid namespace, unless a bind provides
+  // /proc (a function snapshot, which shares the host's pid namespace).
+  bool proc_bound = false;
+  for (const auto& bind : spec.binds()) proc_bound |= bind.target() == "/proc";
+  if (!proc_bound) add(plan, Kind::kProc, "", std::string(kNewRoot) + "/proc", "", "mount proc on /proc");
 
   add(plan, Kind::kTmpfs, "", std::string(kNewRoot) + "/dev", "size=64k,mode=0755", "mount tmpfs on /dev");
   // Device nodes cannot be created in a user namespace: bind the host's.

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "tests/snapshot/snapshot_fixture.h"
@@ -141,6 +143,33 @@ TEST_F(OutcomeTest, EscapesFromPythonFail) {
                                R"("ptrace": "EPERM")", R"("processes": [1])", R"("uid": 0)"}) {
     EXPECT_NE(result.result.find(expected), std::string::npos) << expected << " in " << result.result;
   }
+}
+
+}  // namespace
+}  // namespace sprout::testing
+
+namespace sprout::testing {
+namespace {
+
+TEST_F(OutcomeTest, InitCodeSeesOnlyTheSnapshotsOwnRoot) {
+  // A world-readable file at the host's root: the zygote's uid could read
+  // it, the function's init (which runs in the snapshot) must not see it.
+  const std::string marker = "/sprout-snapshot-marker-" + std::to_string(getpid());
+  std::ofstream(marker) << "host";
+  chmod(marker.c_str(), 0644);
+  auto snapshot = load_ok(python_function(
+      "import os\n"
+      "SEEN = os.path.exists(" + std::string("'") + marker + "')\n"
+      "ROOT = sorted(os.listdir('/'))\n"
+      "CACHE = os.path.exists('/etc/ld.so.cache')\n"
+      "def h(event, context):\n"
+      "    return {'seen': SEEN, 'root': ROOT, 'cache': CACHE}\n",
+      "fn.h"));
+  std::remove(marker.c_str());
+  ASSERT_TRUE(snapshot);
+  auto result = invoke(*snapshot, "{}");
+  ASSERT_EQ(result.status, InvocationStatus::kOk) << result.detail;
+  EXPECT_EQ(result.result, R"({"seen": false, "root": ["bin", "dev", "etc", "lib", "lib64", "proc", "sbin", "tmp", "usr", "var"], "cache": true})");
 }
 
 }  // namespace
