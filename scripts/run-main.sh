@@ -41,12 +41,12 @@ echo "== invoke"
 "$sprout" invoke hello-exec --payload '{"x": 1}'
 
 echo "== cold start (fork from the function snapshot on the critical path, every namespace fresh)"
-for _ in 1 2 3 4 5; do "$sprout" invoke hello-cold --json > /dev/null; done
-"$sprout" invoke hello-cold --json | /usr/bin/python3.11 -c '
-import json, sys
-m = json.load(sys.stdin)["metrics"]
-print("cold start: %.2f ms end to end in sproutd (fork %.2f ms, handler %.2f ms), preforked=%s"
-      % (m["total_us"] / 1000, m["fork_us"] / 1000, m["run_us"] / 1000, m["preforked"]))'
+for _ in $(seq 21); do "$sprout" invoke hello-cold --json; done | /usr/bin/python3.11 -c '
+import json, statistics, sys
+runs = [json.loads(line)["metrics"] for line in sys.stdin][1:]  # the first warms up
+median = lambda key: statistics.median(m[key] for m in runs) / 1000
+print("cold start, median of %d: %.2f ms in sproutd (fork %.2f ms, handler %.2f ms); pre-forked: %s"
+      % (len(runs), median("total_us"), median("fork_us"), median("run_us"), any(m["preforked"] for m in runs)))'
 
 echo "== functions"
 "$sprout" ls
