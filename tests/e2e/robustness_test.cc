@@ -345,3 +345,37 @@ TEST_F(RobustnessTest, PeersNotAllowedBySoPeercredAreRefused) {
 
 }  // namespace
 }  // namespace sprout::testing
+
+namespace sprout::testing {
+namespace {
+
+TEST_F(RobustnessTest, PreforkPoolFollowsDemandSoABurstDoesNotPayTheFork) {
+  start_daemon();
+  deploy_python("bursty", "import time\ndef handler(event, context):\n    time.sleep(0.2)\n    return 1\n",
+                {"--prefork-min", "0", "--prefork-max", "4", "--max-concurrency", "8"});
+  auto client = connect();
+  auto idle = [&] { return client->get("bursty")->function().idle_sandboxes(); };
+  EXPECT_EQ(idle(), 0u) << "no demand yet, prefork_min 0";
+  auto burst = [&] {
+    std::vector<std::future<ClientResult<api::InvokeResponse>>> calls;
+    for (int i = 0; i < 4; ++i) calls.push_back(client->invoke_async("bursty", "{}"));
+    int preforked = 0;
+    for (auto& call : calls) {
+      auto response = call.get();
+      EXPECT_TRUE(response && response->status() == api::OK);
+      preforked += response && response->metrics().preforked();
+    }
+    return preforked;
+  };
+  burst();  // the first burst meets an empty pool
+  bool filled = false;
+  for (int i = 0; i < 100 && !filled; ++i) {
+    filled = idle() == 4u;
+    if (!filled) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(filled) << "the pool grew to the burst's concurrency (4), idle " << idle();
+  EXPECT_EQ(burst(), 4) << "the next burst is served by pre-forked sandboxes";
+}
+
+}  // namespace
+}  // namespace sprout::testing
