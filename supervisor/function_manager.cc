@@ -87,6 +87,7 @@ struct FunctionManager::FunctionVersion {
   std::atomic<uint32_t> in_flight{0};
   std::atomic<uint32_t> recent_peak{0};
   std::atomic<int64_t> last_invoked_ms{0};
+  int64_t prefork_retry_ms = 0;  // keeper thread only: no pre-fork before this
 };
 
 struct FunctionManager::AsyncInvocation {
@@ -529,7 +530,7 @@ void FunctionManager::keep_pools() {
                                std::chrono::steady_clock::now().time_since_epoch()).count();
     for (const auto& version : versions) {
       const auto& spec = version->info.spec();
-      if (spec.prefork_max() == 0) continue;
+      if (spec.prefork_max() == 0 || now_ms < version->prefork_retry_ms) continue;
       const bool recently_used = now_ms - version->last_invoked_ms.load() < 60000;
       uint32_t demand = recently_used ? std::max<uint32_t>(1, version->recent_peak.load()) : 0;
       const uint32_t target = std::clamp(demand, spec.prefork_min(), spec.prefork_max());
@@ -543,7 +544,9 @@ void FunctionManager::keep_pools() {
       // and memory, not slots, but never crowd out the live limit.
       for (size_t idle = snapshot->idle_count(); idle < target && !keeper_stop_; ++idle) {
         if (auto r = snapshot->prefork(1); !r) {
-          log_line(LogLevel::kWarning, "pre-fork " + spec.name() + ": " + r.error().message());
+          // One line, then a pause: a failing pre-fork must not flood the log.
+          log_line(LogLevel::kWarning, "pre-fork " + spec.name() + ": " + r.error().message() + "; retrying in 1 s");
+          version->prefork_retry_ms = now_ms + 1000;
           break;
         }
       }
