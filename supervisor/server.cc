@@ -20,6 +20,10 @@ namespace sprout::supervisor {
 namespace asio = boost::asio;
 using Socket = asio::local::stream_protocol::socket;
 
+// Calls one connection may have running at once (pipelining is welcome; a
+// single client holding every worker thread is not).
+constexpr uint32_t kMaxInFlightPerConnection = 512;
+
 // One client connection. Reads frames one after another; answers are queued
 // and written in order of completion. Shared by the Asio side and the worker
 // threads running its calls.
@@ -190,17 +194,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::mutex mutex_;
   bool closed_ = false;
   std::set<std::shared_ptr<UniqueFd>> tokens_;
+  std::atomic<uint32_t> in_flight_{0};
 };
 
 void Connection::dispatch(std::shared_ptr<api::Request> request) {
   const auto received = std::chrono::steady_clock::now();
-  if (server_.draining_) {
+  auto refuse = [&](api::Status status, const std::string& error) {
     api::Response response;
     response.set_id(request->id());
-    response.set_status(api::UNAVAILABLE);
-    response.set_error("sproutd is shutting down");
+    response.set_status(status);
+    response.set_error(error);
     send(response);
-    return;
+  };
+  if (server_.draining_) return refuse(api::UNAVAILABLE, "sproutd is shutting down");
+  // Each call holds a worker thread; one connection may not hold them all.
+  if (in_flight_.fetch_add(1) >= kMaxInFlightPerConnection) {
+    --in_flight_;
+    return refuse(api::THROTTLED, "more than " + std::to_string(kMaxInFlightPerConnection) +
+                                      " calls in flight on this connection");
   }
   auto self = shared_from_this();
   server_.workers_.post([self, request, received] {
@@ -227,6 +238,7 @@ void Connection::dispatch(std::shared_ptr<api::Request> request) {
     }
     response.set_id(request->id());
     self->send(response);
+    --self->in_flight_;
   });
 }
 
