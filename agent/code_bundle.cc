@@ -47,17 +47,20 @@ Result<void> make_directories(const std::string& root, const std::string& relati
   return {};
 }
 
-Result<void> write_file(const std::string& root, const std::string& relative, std::string_view data, bool executable) {
+Result<void> write_file(const std::string& root, const std::string& relative, std::string_view data,
+                        bool executable) {
   auto slash = relative.rfind('/');
   if (slash != std::string::npos) {
     if (auto r = make_directories(root, relative.substr(0, slash)); !r) return r;
   }
   std::string path = root + "/" + relative;
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, executable ? 0755 : 0644));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                     executable ? 0755 : 0644));
   if (!fd) return os_error("create", path);
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = retry_eintr([&] { return ::write(fd.get(), data.data() + done, data.size() - done); });
+    ssize_t n =
+        retry_eintr([&] { return ::write(fd.get(), data.data() + done, data.size() - done); });
     if (n < 0) return os_error("write", path);
     done += static_cast<size_t>(n);
   }
@@ -110,7 +113,8 @@ Result<void> extract_tar(std::string_view tar, const std::string& root) {
     if (!mode) return std::unexpected(mode.error());
     const char type = header[156];
     offset += kBlock;
-    if (*size > tar.size() - offset) return plain_error("read bundle", "tar entry '" + name + "' runs past the end");
+    if (*size > tar.size() - offset)
+      return plain_error("read bundle", "tar entry '" + name + "' runs past the end");
     std::string_view data = tar.substr(offset, *size);
     offset += (*size + kBlock - 1) / kBlock * kBlock;
 
@@ -126,7 +130,8 @@ Result<void> extract_tar(std::string_view tar, const std::string& root) {
 
     auto cleaned = clean_relative_path(name);
     if (!cleaned) {
-      return plain_error("read bundle", "refusing tar entry with an absolute or escaping path: '" + name + "'");
+      return plain_error("read bundle",
+                         "refusing tar entry with an absolute or escaping path: '" + name + "'");
     }
     const std::string& relative = *cleaned;
     if (type == '5') {
@@ -136,8 +141,8 @@ Result<void> extract_tar(std::string_view tar, const std::string& root) {
       if (relative.empty()) return plain_error("read bundle", "tar entry without a name");
       if (auto r = write_file(root, relative, data, (*mode & 0111) != 0); !r) return r;
     } else {
-      return plain_error("read bundle", std::string("unsupported tar entry type '") + type + "' for '" + name +
-                                            "' (only files and directories)");
+      return plain_error("read bundle", std::string("unsupported tar entry type '") + type +
+                                            "' for '" + name + "' (only files and directories)");
     }
   }
   return plain_error("read bundle", "tar stream ends without its end-of-archive marker");
@@ -145,8 +150,8 @@ Result<void> extract_tar(std::string_view tar, const std::string& root) {
 
 }  // namespace
 
-Result<void> lay_out_bundle(std::string_view bundle, BundleFormat format, const std::string& file_name,
-                            const std::string& directory) {
+Result<void> lay_out_bundle(std::string_view bundle, BundleFormat format,
+                            const std::string& file_name, const std::string& directory) {
   switch (format) {
     case SINGLE_FILE: {
       auto relative = clean_relative_path(file_name);

@@ -14,7 +14,7 @@ namespace sprout::agent {
 
 inline constexpr size_t kMaxBundleEntries = 20000;
 
-Result<void> lay_out_bundle(std::string_view bundle, BundleFormat format, const std::string& file_name,
-                            const std::string& directory);
+Result<void> lay_out_bundle(std::string_view bundle, BundleFormat format,
+                            const std::string& file_name, const std::string& directory);
 
 }  // namespace sprout::agent

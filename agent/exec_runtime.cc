@@ -30,7 +30,8 @@ class ExecRuntime final : public Runtime {
     if (!path) return refused;
     path_ = *path;
     if (access(path_.c_str(), X_OK) != 0) {
-      return init_error("Runtime.InvalidEntrypoint", path_ + " is not executable: " + strerror(errno));
+      return init_error("Runtime.InvalidEntrypoint",
+                        path_ + " is not executable: " + strerror(errno));
     }
     InitResult ok;
     ok.set_ok(true);
@@ -45,10 +46,12 @@ class ExecRuntime final : public Runtime {
     }
     lseek(input.get(), 0, SEEK_SET);
     int out[2];
-    if (pipe2(out, O_CLOEXEC) != 0) return function_error("Runtime.Unknown", std::string("pipe: ") + strerror(errno));
+    if (pipe2(out, O_CLOEXEC) != 0)
+      return function_error("Runtime.Unknown", std::string("pipe: ") + strerror(errno));
     UniqueFd read_end(out[0]), write_end(out[1]);
     pid_t child = fork();
-    if (child < 0) return function_error("Runtime.Unknown", std::string("fork: ") + strerror(errno));
+    if (child < 0)
+      return function_error("Runtime.Unknown", std::string("fork: ") + strerror(errno));
     if (child == 0) {
       dup2(input.get(), 0);
       dup2(write_end.get(), 1);
@@ -73,10 +76,12 @@ class ExecRuntime final : public Runtime {
     int status = 0;
     retry_eintr([&] { return waitpid(child, &status, 0); });
     if (WIFSIGNALED(status)) {
-      return function_error("Runtime.ExitError", std::string("killed by signal ") + sigabbrev_np(WTERMSIG(status)));
+      return function_error("Runtime.ExitError",
+                            std::string("killed by signal ") + sigabbrev_np(WTERMSIG(status)));
     }
     if (WEXITSTATUS(status) != 0) {
-      return function_error("Runtime.ExitError", "exited with status " + std::to_string(WEXITSTATUS(status)));
+      return function_error("Runtime.ExitError",
+                            "exited with status " + std::to_string(WEXITSTATUS(status)));
     }
     if (truncated) return function_error("Runtime.ResponseTooLarge", "stdout exceeded 6 MiB");
     InvokeReply reply;

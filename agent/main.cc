@@ -16,7 +16,9 @@
 namespace {
 
 int usage() {
-  std::fprintf(stderr, "usage: sprout-agent --runtime python3|native|exec --control-fd N [--pre-import MODULE]...\n");
+  std::fprintf(stderr,
+               "usage: sprout-agent --runtime python3|native|exec --control-fd N [--pre-import "
+               "MODULE]...\n");
   return 2;
 }
 

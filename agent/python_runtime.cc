@@ -4,7 +4,6 @@
 // fork-safe (PyOS_BeforeFork / AfterFork around every fork).
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-
 #include <unistd.h>
 
 #include <string_view>
@@ -45,7 +44,8 @@ std::string as_string(PyObject* object) {
 template <typename Repeated>
 void copy_string_list(PyObject* list, Repeated* out) {
   if (!list || !PyList_Check(list)) return;
-  for (Py_ssize_t i = 0; i < PyList_Size(list); ++i) *out->Add() = as_string(PyList_GetItem(list, i));
+  for (Py_ssize_t i = 0; i < PyList_Size(list); ++i)
+    *out->Add() = as_string(PyList_GetItem(list, i));
 }
 
 class PythonRuntime final : public Runtime {
@@ -86,9 +86,9 @@ class PythonRuntime final : public Runtime {
 
   InitResult load(const LoadFunction& load) override {
     PyObject* function = Py_BuildValue(
-        "{s:s#,s:s#,s:I}", "name", load.function().name().data(), load.function().name().size(), "version",
-        load.function().version().data(), load.function().version().size(), "memory_limit_mb",
-        load.function().memory_limit_mb());
+        "{s:s#,s:s#,s:I}", "name", load.function().name().data(), load.function().name().size(),
+        "version", load.function().version().data(), load.function().version().size(),
+        "memory_limit_mb", load.function().memory_limit_mb());
     // os.environ was read when the zygote started; the snapshot has since
     // set the function's environment (apply_environment): hand over all of it.
     PyObject* env = PyDict_New();
@@ -106,8 +106,8 @@ class PythonRuntime final : public Runtime {
       PyList_Append(pre_imports, item);
       Py_DECREF(item);
     }
-    PyObject* result = PyObject_CallMethod(glue_, "load", "(s#OOO)", load.handler().data(), load.handler().size(),
-                                           function, env, pre_imports);
+    PyObject* result = PyObject_CallMethod(glue_, "load", "(s#OOO)", load.handler().data(),
+                                           load.handler().size(), function, env, pre_imports);
     Py_DECREF(function);
     Py_DECREF(env);
     Py_DECREF(pre_imports);
@@ -138,10 +138,10 @@ class PythonRuntime final : public Runtime {
   }
 
   InvokeReply invoke(const InvokeRequest& request) override {
-    PyObject* result = PyObject_CallMethod(glue_, "invoke", "(y#s#K)", request.payload().data(),
-                                           request.payload().size(), request.request_id().data(),
-                                           request.request_id().size(),
-                                           static_cast<unsigned long long>(request.deadline_monotonic_ns()));
+    PyObject* result = PyObject_CallMethod(
+        glue_, "invoke", "(y#s#K)", request.payload().data(), request.payload().size(),
+        request.request_id().data(), request.request_id().size(),
+        static_cast<unsigned long long>(request.deadline_monotonic_ns()));
     if (!result) return function_error("Runtime.Unknown", fetch_python_error());
     InvokeReply reply;
     bool ok = PyObject_IsTrue(PyTuple_GetItem(result, 0));

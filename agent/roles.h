@@ -11,7 +11,8 @@ namespace sprout::agent {
 
 // Runtime zygote: initializes the runtime once, reports ZygoteReady, then
 // forks a function snapshot per LoadFunction command.
-[[noreturn]] void run_zygote(Runtime& runtime, int control_fd, const std::vector<std::string>& pre_imports);
+[[noreturn]] void run_zygote(Runtime& runtime, int control_fd,
+                             const std::vector<std::string>& pre_imports);
 
 // Function snapshot, in the child of a zygote fork. Descriptors as in
 // LoadFunction: its own control socket, the bundle memfd, the init log pipe.

@@ -43,7 +43,8 @@ std::unique_ptr<Runtime> make_exec_runtime();
 InitResult init_error(std::string type, std::string message);
 // "/var/task/<handler>" for a relative path inside the bundle, or nullopt
 // with `error` set (absolute paths and ".." are refused).
-std::optional<std::string> handler_path(const std::string& handler, const char* what, InitResult* error);
+std::optional<std::string> handler_path(const std::string& handler, const char* what,
+                                        InitResult* error);
 InvokeReply function_error(std::string type, std::string message);
 
 }  // namespace sprout::agent

@@ -10,10 +10,11 @@ InitResult init_error(std::string type, std::string message) {
   return result;
 }
 
-std::optional<std::string> handler_path(const std::string& handler, const char* what, InitResult* error) {
+std::optional<std::string> handler_path(const std::string& handler, const char* what,
+                                        InitResult* error) {
   if (handler.empty() || handler.find("..") != std::string::npos || handler[0] == '/') {
-    *error = init_error("Runtime.InvalidEntrypoint",
-                        std::string("handler must name ") + what + " in the bundle: '" + handler + "'");
+    *error = init_error("Runtime.InvalidEntrypoint", std::string("handler must name ") + what +
+                                                         " in the bundle: '" + handler + "'");
     return std::nullopt;
   }
   return "/var/task/" + handler;

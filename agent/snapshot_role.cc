@@ -79,9 +79,11 @@ Result<void> mount_tmpfs(const char* target, const std::string& options) {
 Result<std::string> read_bundle(int bundle_fd) {
   struct stat st;
   if (fstat(bundle_fd, &st) != 0) return os_error("stat", "code bundle");
-  if (static_cast<size_t>(st.st_size) > kMaxBundleBytes) return plain_error("read bundle", "larger than 256 MiB");
+  if (static_cast<size_t>(st.st_size) > kMaxBundleBytes)
+    return plain_error("read bundle", "larger than 256 MiB");
   std::string bundle(st.st_size, '\0');
-  if (pread(bundle_fd, bundle.data(), bundle.size(), 0) != st.st_size) return os_error("read", "code bundle");
+  if (pread(bundle_fd, bundle.data(), bundle.size(), 0) != st.st_size)
+    return os_error("read", "code bundle");
   return bundle;
 }
 
@@ -94,11 +96,14 @@ Result<std::string> read_bundle(int bundle_fd) {
 Result<void> enter_snapshot_root(const LoadFunction& load, int bundle_fd) {
   auto bundle = read_bundle(bundle_fd);
   if (!bundle) return std::unexpected(bundle.error());
-  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return os_error("make mounts private", "/");
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    return os_error("make mounts private", "/");
   const size_t code_size = std::max<size_t>(16ull << 20, bundle->size() * 4);
   if (auto r = mount_tmpfs("/var", "mode=0755,size=" + std::to_string(code_size)); !r) return r;
   if (mkdir("/var/task", 0755) != 0) return os_error("mkdir", "/var/task");
-  if (auto r = lay_out_bundle(*bundle, load.bundle_format(), load.bundle_file_name(), "/var/task"); !r) return r;
+  if (auto r = lay_out_bundle(*bundle, load.bundle_format(), load.bundle_file_name(), "/var/task");
+      !r)
+    return r;
 
   sandbox::SandboxSpec root;
   root.set_code_dir("/var/task");
@@ -113,7 +118,8 @@ Result<void> enter_snapshot_root(const LoadFunction& load, int bundle_fd) {
   if (!plan) return std::unexpected(plan.error());
   int failed = apply_mount_plan(*plan);
   if (failed >= 0) return os_error(plan->steps[failed].description, "(snapshot root)");
-  if (sethostname(root.hostname().data(), root.hostname().size()) != 0) return os_error("sethostname", "snapshot");
+  if (sethostname(root.hostname().data(), root.hostname().size()) != 0)
+    return os_error("sethostname", "snapshot");
   return {};
 }
 
@@ -124,10 +130,12 @@ void apply_environment(const LoadFunction& load) {
   setenv("LAMBDA_TASK_ROOT", "/var/task", 1);
   setenv("AWS_LAMBDA_FUNCTION_NAME", load.function().name().c_str(), 1);
   setenv("AWS_LAMBDA_FUNCTION_VERSION", load.function().version().c_str(), 1);
-  setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", std::to_string(load.function().memory_limit_mb()).c_str(), 1);
+  setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+         std::to_string(load.function().memory_limit_mb()).c_str(), 1);
   for (const auto& entry : load.sandbox().env()) {
     auto eq = entry.find('=');
-    if (eq != std::string::npos) setenv(entry.substr(0, eq).c_str(), entry.substr(eq + 1).c_str(), 1);
+    if (eq != std::string::npos)
+      setenv(entry.substr(0, eq).c_str(), entry.substr(eq + 1).c_str(), 1);
   }
 }
 
@@ -143,7 +151,8 @@ void redirect_output_to_null() {
   ::close(null_fd);
 }
 
-void handle_fork(Runtime& runtime, const PreparedSandbox& prepared, int control_fd, std::vector<UniqueFd>& fds) {
+void handle_fork(Runtime& runtime, const PreparedSandbox& prepared, int control_fd,
+                 std::vector<UniqueFd>& fds) {
   ForkResult result;
   if (fds.size() != 2) {
     result.set_error("ForkSandbox: expected 2 descriptors, got " + std::to_string(fds.size()));
@@ -176,7 +185,8 @@ void handle_fork(Runtime& runtime, const PreparedSandbox& prepared, int control_
 
 }  // namespace
 
-void run_function_snapshot(Runtime& runtime, const LoadFunction& load, int control_fd, int bundle_fd, int log_fd) {
+void run_function_snapshot(Runtime& runtime, const LoadFunction& load, int control_fd,
+                           int bundle_fd, int log_fd) {
   // Our parent is the supervisor (CLONE_PARENT): die with it.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -190,13 +200,15 @@ void run_function_snapshot(Runtime& runtime, const LoadFunction& load, int contr
   if (auto r = enter_snapshot_root(load, bundle_fd); !r) fail_init(control_fd, r.error());
   ::close(bundle_fd);
   apply_environment(load);
-  if (drop_all_capabilities(last_capability()) != 0) fail_init(control_fd, os_error("drop capabilities").error());
+  if (drop_all_capabilities(last_capability()) != 0)
+    fail_init(control_fd, os_error("drop capabilities").error());
   if (chdir("/var/task") != 0) fail_init(control_fd, os_error("chdir", "/var/task").error());
 
   const auto begin = std::chrono::steady_clock::now();
   InitResult init = runtime.load(load);
   init.set_init_duration_us(std::chrono::duration_cast<std::chrono::microseconds>(
-                                std::chrono::steady_clock::now() - begin).count());
+                                std::chrono::steady_clock::now() - begin)
+                                .count());
   runtime.flush_output();
   // Init logs end here: the supervisor reads the pipe to its end.
   redirect_output_to_null();

@@ -29,7 +29,8 @@ long fork_for_supervisor(int* pidfd) {
   return syscall(SYS_clone3, &args, sizeof args);
 }
 
-void handle_load(Runtime& runtime, int control_fd, const LoadFunction& load, std::vector<UniqueFd>& fds) {
+void handle_load(Runtime& runtime, int control_fd, const LoadFunction& load,
+                 std::vector<UniqueFd>& fds) {
   LoadStarted started;
   if (fds.size() != 3) {
     started.set_error("LoadFunction needs 3 descriptors, got " + std::to_string(fds.size()));
@@ -66,7 +67,8 @@ void run_zygote(Runtime& runtime, int control_fd, const std::vector<std::string>
   ready.set_ok(initialized.has_value());
   if (!initialized) ready.set_error(initialized.error().message());
   ready.set_init_duration_us(std::chrono::duration_cast<std::chrono::microseconds>(
-                                 std::chrono::steady_clock::now() - begin).count());
+                                 std::chrono::steady_clock::now() - begin)
+                                 .count());
   if (!send_packet(control_fd, ready) || !initialized) _exit(1);
 
   for (;;) {
@@ -74,7 +76,8 @@ void run_zygote(Runtime& runtime, int control_fd, const std::vector<std::string>
     std::vector<UniqueFd> fds;
     auto received = receive_packet(control_fd, command, &fds);
     if (!received) {
-      if (!is_peer_closed(received.error())) log_line(LogLevel::kError, "zygote: " + received.error().message());
+      if (!is_peer_closed(received.error()))
+        log_line(LogLevel::kError, "zygote: " + received.error().message());
       _exit(0);
     }
     switch (command.command_case()) {

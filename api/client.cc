@@ -38,7 +38,8 @@ bool read_all(int fd, char* data, size_t size) {
 template <typename T, typename Getter>
 ClientResult<T> unwrap(ClientResult<api::Response> response, Getter get) {
   if (!response) return std::unexpected(response.error());
-  if (response->status() != api::OK) return std::unexpected(ClientError{response->status(), response->error()});
+  if (response->status() != api::OK)
+    return std::unexpected(ClientError{response->status(), response->error()});
   return get(*response);
 }
 
@@ -53,21 +54,26 @@ ClientResult<std::unique_ptr<Client>> Client::connect(const std::string& socket_
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof address.sun_path) {
-    return std::unexpected(ClientError{api::INVALID_ARGUMENT, "socket path too long: " + socket_path});
+    return std::unexpected(
+        ClientError{api::INVALID_ARGUMENT, "socket path too long: " + socket_path});
   }
   memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::unexpected(ClientError{api::INTERNAL, std::string("socket: ") + strerror(errno)});
+  if (fd < 0)
+    return std::unexpected(ClientError{api::INTERNAL, std::string("socket: ") + strerror(errno)});
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
     int err = errno;
     ::close(fd);
     if (err == ENOENT || err == ECONNREFUSED) {
-      return std::unexpected(ClientError{api::UNAVAILABLE, "sproutd is not running at " + socket_path});
+      return std::unexpected(
+          ClientError{api::UNAVAILABLE, "sproutd is not running at " + socket_path});
     }
     if (err == EACCES) {
-      return std::unexpected(ClientError{api::UNAVAILABLE, "no permission to use sproutd's socket " + socket_path});
+      return std::unexpected(
+          ClientError{api::UNAVAILABLE, "no permission to use sproutd's socket " + socket_path});
     }
-    return std::unexpected(ClientError{api::UNAVAILABLE, "cannot reach sproutd at " + socket_path + ": " + strerror(err)});
+    return std::unexpected(ClientError{
+        api::UNAVAILABLE, "cannot reach sproutd at " + socket_path + ": " + strerror(err)});
   }
   return std::unique_ptr<Client>(new Client(fd, socket_path));
 }
@@ -85,7 +91,8 @@ ClientResult<api::Response> Client::read_one() {
   if (!read_all(fd_, reinterpret_cast<char*>(&length_be), 4)) return std::unexpected(closed);
   size_t length = ntohl(length_be);
   if (length > 64 * 1024 * 1024) {
-    return std::unexpected(ClientError{api::INTERNAL, "sproutd sent a frame of " + std::to_string(length) + " bytes"});
+    return std::unexpected(
+        ClientError{api::INTERNAL, "sproutd sent a frame of " + std::to_string(length) + " bytes"});
   }
   std::string body(length, '\0');
   if (!read_all(fd_, body.data(), length)) return std::unexpected(closed);
@@ -143,7 +150,8 @@ std::future<ClientResult<api::Response>> Client::call_async(api::Request request
     return promise.get_future();
   };
   if (body.size() > max_frame_) {
-    return failed({api::PAYLOAD_TOO_LARGE, "request of " + std::to_string(body.size()) + " bytes over the limit of " +
+    return failed({api::PAYLOAD_TOO_LARGE, "request of " + std::to_string(body.size()) +
+                                               " bytes over the limit of " +
                                                std::to_string(max_frame_)});
   }
   {
@@ -168,12 +176,15 @@ std::future<ClientResult<api::Response>> Client::call_async(api::Request request
   return std::async(std::launch::deferred, [this, id] { return wait_for(id); });
 }
 
-ClientResult<api::Response> Client::call(api::Request request) { return call_async(std::move(request)).get(); }
+ClientResult<api::Response> Client::call(api::Request request) {
+  return call_async(std::move(request)).get();
+}
 
 ClientResult<api::DeployResponse> Client::deploy(const api::FunctionSpec& spec) {
   api::Request request;
   *request.mutable_deploy()->mutable_spec() = spec;
-  return unwrap<api::DeployResponse>(call(std::move(request)), [](const api::Response& r) { return r.deploy(); });
+  return unwrap<api::DeployResponse>(call(std::move(request)),
+                                     [](const api::Response& r) { return r.deploy(); });
 }
 
 namespace {
@@ -201,55 +212,65 @@ ClientResult<api::InvokeResponse> Client::invoke(const std::string& function, st
   return invoke_result(call(invoke_request(function, std::move(payload), timeout_ms)));
 }
 
-std::future<ClientResult<api::InvokeResponse>> Client::invoke_async(const std::string& function, std::string payload,
+std::future<ClientResult<api::InvokeResponse>> Client::invoke_async(const std::string& function,
+                                                                    std::string payload,
                                                                     uint32_t timeout_ms) {
   auto response = std::make_shared<std::future<ClientResult<api::Response>>>(
       call_async(invoke_request(function, std::move(payload), timeout_ms)));
   return std::async(std::launch::deferred, [response] { return invoke_result(response->get()); });
 }
 
-ClientResult<std::string> Client::submit(const std::string& function, std::string payload, uint32_t timeout_ms) {
+ClientResult<std::string> Client::submit(const std::string& function, std::string payload,
+                                         uint32_t timeout_ms) {
   api::Request request = invoke_request(function, std::move(payload), timeout_ms);
   *request.mutable_invoke_async() = request.invoke();
-  return unwrap<std::string>(call(std::move(request)),
-                             [](const api::Response& r) { return r.invoke_async().invocation_id(); });
+  return unwrap<std::string>(call(std::move(request)), [](const api::Response& r) {
+    return r.invoke_async().invocation_id();
+  });
 }
 
-ClientResult<api::GetResultResponse> Client::get_result(const std::string& invocation_id, bool wait) {
+ClientResult<api::GetResultResponse> Client::get_result(const std::string& invocation_id,
+                                                        bool wait) {
   api::Request request;
   request.mutable_get_result()->set_invocation_id(invocation_id);
   request.mutable_get_result()->set_wait(wait);
-  return unwrap<api::GetResultResponse>(call(std::move(request)), [](const api::Response& r) { return r.get_result(); });
+  return unwrap<api::GetResultResponse>(call(std::move(request)),
+                                        [](const api::Response& r) { return r.get_result(); });
 }
 
 ClientResult<api::ListResponse> Client::list() {
   api::Request request;
   request.mutable_list();
-  return unwrap<api::ListResponse>(call(std::move(request)), [](const api::Response& r) { return r.list(); });
+  return unwrap<api::ListResponse>(call(std::move(request)),
+                                   [](const api::Response& r) { return r.list(); });
 }
 
 ClientResult<api::GetResponse> Client::get(const std::string& name) {
   api::Request request;
   request.mutable_get()->set_name(name);
-  return unwrap<api::GetResponse>(call(std::move(request)), [](const api::Response& r) { return r.get(); });
+  return unwrap<api::GetResponse>(call(std::move(request)),
+                                  [](const api::Response& r) { return r.get(); });
 }
 
 ClientResult<api::DeleteResponse> Client::remove(const std::string& name) {
   api::Request request;
   request.mutable_delete_()->set_name(name);
-  return unwrap<api::DeleteResponse>(call(std::move(request)), [](const api::Response& r) { return r.delete_(); });
+  return unwrap<api::DeleteResponse>(call(std::move(request)),
+                                     [](const api::Response& r) { return r.delete_(); });
 }
 
 ClientResult<api::StatsResponse> Client::stats(const std::string& name) {
   api::Request request;
   request.mutable_stats()->set_name(name);
-  return unwrap<api::StatsResponse>(call(std::move(request)), [](const api::Response& r) { return r.stats(); });
+  return unwrap<api::StatsResponse>(call(std::move(request)),
+                                    [](const api::Response& r) { return r.stats(); });
 }
 
 ClientResult<api::HealthResponse> Client::health() {
   api::Request request;
   request.mutable_health();
-  return unwrap<api::HealthResponse>(call(std::move(request)), [](const api::Response& r) { return r.health(); });
+  return unwrap<api::HealthResponse>(call(std::move(request)),
+                                     [](const api::Response& r) { return r.health(); });
 }
 
 }  // namespace sprout

@@ -18,10 +18,12 @@ namespace {
 constexpr size_t kBlock = 512;
 
 void octal(char* field, size_t width, uint64_t value) {
-  snprintf(field, width, "%0*llo", static_cast<int>(width - 1), static_cast<unsigned long long>(value));
+  snprintf(field, width, "%0*llo", static_cast<int>(width - 1),
+           static_cast<unsigned long long>(value));
 }
 
-bool header(std::string& out, const std::string& name, char type, uint64_t size, unsigned mode, ClientError* error) {
+bool header(std::string& out, const std::string& name, char type, uint64_t size, unsigned mode,
+            ClientError* error) {
   char block[kBlock] = {};
   // ustar splits long names into a 155-byte prefix and a 100-byte name.
   std::string prefix, base = name;
@@ -52,7 +54,8 @@ bool header(std::string& out, const std::string& name, char type, uint64_t size,
   return true;
 }
 
-bool add_tree(std::string& out, const std::string& root, const std::string& relative, ClientError* error) {
+bool add_tree(std::string& out, const std::string& root, const std::string& relative,
+              ClientError* error) {
   const std::string path = relative.empty() ? root : root + "/" + relative;
   DIR* dir = opendir(path.c_str());
   if (!dir) {
@@ -61,7 +64,8 @@ bool add_tree(std::string& out, const std::string& root, const std::string& rela
   }
   std::vector<std::string> names;
   while (dirent* entry = readdir(dir)) {
-    if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) names.push_back(entry->d_name);
+    if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+      names.push_back(entry->d_name);
   }
   closedir(dir);
   std::sort(names.begin(), names.end());
@@ -78,11 +82,13 @@ bool add_tree(std::string& out, const std::string& root, const std::string& rela
       std::stringstream data;
       data << in.rdbuf();
       const std::string bytes = data.str();
-      if (!header(out, child, '0', bytes.size(), (st.st_mode & 0111) ? 0755 : 0644, error)) return false;
+      if (!header(out, child, '0', bytes.size(), (st.st_mode & 0111) ? 0755 : 0644, error))
+        return false;
       out += bytes;
       out.append((kBlock - bytes.size() % kBlock) % kBlock, '\0');
     } else {
-      *error = {api::INVALID_ARGUMENT, "only files and directories can be deployed, not " + root + "/" + child};
+      *error = {api::INVALID_ARGUMENT,
+                "only files and directories can be deployed, not " + root + "/" + child};
       return false;
     }
   }

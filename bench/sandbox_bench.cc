@@ -22,7 +22,8 @@ namespace {
 void BM_CloneWithNamespaces(benchmark::State& state) {
   const int flags = static_cast<int>(state.range(0));
   for (auto _ : state) {
-    pid_t pid = static_cast<pid_t>(syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+    pid_t pid =
+        static_cast<pid_t>(syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
     if (pid == 0) _exit(0);
     if (pid < 0) {
       state.SkipWithError("clone failed");
@@ -33,11 +34,21 @@ void BM_CloneWithNamespaces(benchmark::State& state) {
 }
 BENCHMARK(BM_CloneWithNamespaces)->Arg(0)->Name("clone/none")->UseRealTime();
 BENCHMARK(BM_CloneWithNamespaces)->Arg(CLONE_NEWUSER)->Name("clone/user")->UseRealTime();
-BENCHMARK(BM_CloneWithNamespaces)->Arg(CLONE_NEWUSER | CLONE_NEWPID)->Name("clone/user+pid")->UseRealTime();
-BENCHMARK(BM_CloneWithNamespaces)->Arg(CLONE_NEWUSER | CLONE_NEWNS)->Name("clone/user+mount")->UseRealTime();
-BENCHMARK(BM_CloneWithNamespaces)->Arg(CLONE_NEWUSER | CLONE_NEWNET)->Name("clone/user+net")->UseRealTime();
 BENCHMARK(BM_CloneWithNamespaces)
-    ->Arg(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
+    ->Arg(CLONE_NEWUSER | CLONE_NEWPID)
+    ->Name("clone/user+pid")
+    ->UseRealTime();
+BENCHMARK(BM_CloneWithNamespaces)
+    ->Arg(CLONE_NEWUSER | CLONE_NEWNS)
+    ->Name("clone/user+mount")
+    ->UseRealTime();
+BENCHMARK(BM_CloneWithNamespaces)
+    ->Arg(CLONE_NEWUSER | CLONE_NEWNET)
+    ->Name("clone/user+net")
+    ->UseRealTime();
+BENCHMARK(BM_CloneWithNamespaces)
+    ->Arg(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
+          CLONE_NEWCGROUP)
     ->Name("clone/all")
     ->UseRealTime();
 
@@ -59,7 +70,8 @@ void BM_SpawnFull(benchmark::State& state, bool exec_true) {
   }
   auto entry = +[](void*) -> int { return 0; };
   for (auto _ : state) {
-    auto sandbox = sprout::spawn_sandbox(**prepared, {.cgroups = pool.get(), .entry = exec_true ? nullptr : entry});
+    auto sandbox = sprout::spawn_sandbox(
+        **prepared, {.cgroups = pool.get(), .entry = exec_true ? nullptr : entry});
     if (!sandbox) {
       state.SkipWithError(sandbox.error().message().c_str());
       break;
@@ -71,8 +83,14 @@ void BM_SpawnFull(benchmark::State& state, bool exec_true) {
     }
   }
 }
-BENCHMARK_CAPTURE(BM_SpawnFull, entry, false)->Name("spawn/full+entry")->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_SpawnFull, exec_true, true)->Name("spawn/full+exec_true")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_SpawnFull, entry, false)
+    ->Name("spawn/full+entry")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_SpawnFull, exec_true, true)
+    ->Name("spawn/full+exec_true")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 // Loading the prepared BPF program, in a forked child (a filter cannot be
 // removed, so each load needs a fresh process; the fork is measured apart).
@@ -101,7 +119,8 @@ BENCHMARK(BM_SeccompLoad)->Arg(1)->Name("seccomp/fork+load")->UseRealTime();
 
 void BM_SeccompCompile(benchmark::State& state) {
   for (auto _ : state) {
-    auto program = sprout::compile_seccomp_policy(sprout::default_seccomp_policy(), sprout::FatalMode::kKillProcess);
+    auto program = sprout::compile_seccomp_policy(sprout::default_seccomp_policy(),
+                                                  sprout::FatalMode::kKillProcess);
     benchmark::DoNotOptimize(program);
   }
 }
@@ -115,18 +134,24 @@ void BM_CgroupCreateRemove(benchmark::State& state) {
     return;
   }
   std::vector<std::string> parents;
-  for (const auto& tree : pool->layout().trees) parents.push_back(tree.own_dir + "/sprout-bench-" + std::to_string(getpid()));
+  for (const auto& tree : pool->layout().trees)
+    parents.push_back(tree.own_dir + "/sprout-bench-" + std::to_string(getpid()));
   sprout::CgroupLimits limits{128 << 20, 64, 1000};
   int n = 0;
   for (auto _ : state) {
-    auto leaf = sprout::SandboxCgroup::create(pool->layout(), parents, "fresh-" + std::to_string(n++));
-    if (!leaf || !(*leaf)->apply_limits(limits) || !(*leaf)->reset_counters() || !(*leaf)->remove()) {
+    auto leaf =
+        sprout::SandboxCgroup::create(pool->layout(), parents, "fresh-" + std::to_string(n++));
+    if (!leaf || !(*leaf)->apply_limits(limits) || !(*leaf)->reset_counters() ||
+        !(*leaf)->remove()) {
       state.SkipWithError("cgroup create/remove failed");
       break;
     }
   }
 }
-BENCHMARK(BM_CgroupCreateRemove)->Name("cgroup/create+remove")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CgroupCreateRemove)
+    ->Name("cgroup/create+remove")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_CgroupPooled(benchmark::State& state) {
   auto pool = make_pool(1);
@@ -143,7 +168,10 @@ void BM_CgroupPooled(benchmark::State& state) {
     }
   }
 }
-BENCHMARK(BM_CgroupPooled)->Name("cgroup/pooled_acquire+release")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CgroupPooled)
+    ->Name("cgroup/pooled_acquire+release")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

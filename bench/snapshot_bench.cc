@@ -36,7 +36,8 @@ Fixture make_fixture(const std::string& workload) {
   auto pool = sprout::CgroupPool::create({.prefix = "sprout-bench", .prewarm = 4});
   if (!pool) return {.error = pool.error().message()};
   f.pool = std::move(*pool);
-  auto zygote = sprout::RuntimeZygote::start({.runtime = sprout::agent::PYTHON3, .agent_path = SPROUT_BUILD_AGENT_PATH});
+  auto zygote = sprout::RuntimeZygote::start(
+      {.runtime = sprout::agent::PYTHON3, .agent_path = SPROUT_BUILD_AGENT_PATH});
   if (!zygote) return {.error = zygote.error().message()};
   f.zygote = std::move(*zygote);
   sprout::FunctionDefinition def;
@@ -91,12 +92,24 @@ void BM_PythonFresh(benchmark::State& state, const std::string& workload) {
   }
 }
 
-BENCHMARK_CAPTURE(BM_Invoke, hello_cold, "hello", false)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Invoke, hello_preforked, "hello", true)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_PythonFresh, hello_fresh, "hello")->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Invoke, imports_cold, "imports", false)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Invoke, imports_preforked, "imports", true)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_PythonFresh, imports_fresh, "imports")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Invoke, hello_cold, "hello", false)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Invoke, hello_preforked, "hello", true)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_PythonFresh, hello_fresh, "hello")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Invoke, imports_cold, "imports", false)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Invoke, imports_preforked, "imports", true)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_PythonFresh, imports_fresh, "imports")
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -14,9 +14,15 @@ bool is_valid_json(std::string_view text);
 class JsonObject {
  public:
   JsonObject& raw(std::string_view key, std::string_view encoded_value);
-  JsonObject& string(std::string_view key, std::string_view value) { return raw(key, json_string(value)); }
-  JsonObject& number(std::string_view key, uint64_t value) { return raw(key, std::to_string(value)); }
-  JsonObject& boolean(std::string_view key, bool value) { return raw(key, value ? "true" : "false"); }
+  JsonObject& string(std::string_view key, std::string_view value) {
+    return raw(key, json_string(value));
+  }
+  JsonObject& number(std::string_view key, uint64_t value) {
+    return raw(key, std::to_string(value));
+  }
+  JsonObject& boolean(std::string_view key, bool value) {
+    return raw(key, value ? "true" : "false");
+  }
   std::string str() const { return "{" + body_ + "}"; }
 
  private:

@@ -4,8 +4,8 @@
 //   sprout [--socket PATH] deploy NAME --runtime python3|native|exec --code PATH [--handler MOD.FN]
 //          [--memory-mb N] [--timeout-ms N] [--env K=V]... [--max-concurrency N]
 //          [--pre-import MODULE]... [--prefork-min N] [--prefork-max N] [--no-prefork]
-//   sprout [--socket PATH] invoke NAME [--payload JSON | --payload-file FILE] [--timeout-ms N] [--logs]
-//   sprout [--socket PATH] ls | get NAME | rm NAME | stats [NAME] | health
+//   sprout [--socket PATH] invoke NAME [--payload JSON | --payload-file FILE] [--timeout-ms N]
+//   [--logs] sprout [--socket PATH] ls | get NAME | rm NAME | stats [NAME] | health
 // Every subcommand accepts --json. --socket defaults to $SPROUT_SOCKET, then
 // /run/sprout/sprout.sock.
 #include <sys/stat.h>
@@ -31,7 +31,9 @@ constexpr int kExitUsage = 2;
 constexpr int kExitLocalError = 1;
 
 // 0 for OK; 10 + the status number otherwise (FUNCTION_ERROR = 12, ...).
-int exit_code_for(sprout::api::Status status) { return status == sprout::api::OK ? 0 : 10 + static_cast<int>(status); }
+int exit_code_for(sprout::api::Status status) {
+  return status == sprout::api::OK ? 0 : 10 + static_cast<int>(status);
+}
 
 const char* usage =
     "usage: sprout [--socket PATH] [--json] COMMAND ...\n"
@@ -45,12 +47,14 @@ const char* usage =
 struct Options {
   std::string socket = sprout::default_socket_path();
   bool json = false;
-  std::vector<std::string> words;                       // positional
-  std::multimap<std::string, std::string> flags;        // --flag value
-  std::map<std::string, bool> switches;                 // --flag
+  std::vector<std::string> words;                 // positional
+  std::multimap<std::string, std::string> flags;  // --flag value
+  std::map<std::string, bool> switches;           // --flag
 };
 
-bool is_switch(const std::string& flag) { return flag == "--json" || flag == "--logs" || flag == "--no-prefork"; }
+bool is_switch(const std::string& flag) {
+  return flag == "--json" || flag == "--logs" || flag == "--no-prefork";
+}
 
 std::optional<Options> parse(int argc, char** argv) {
   Options options;
@@ -107,21 +111,32 @@ bool read_file(const std::string& path, std::string* out) {
 
 int report_error(const Options& o, const sprout::ClientError& error) {
   if (o.json) {
-    std::printf("%s\n", JsonObject().string("status", sprout::api::Status_Name(error.status)).string("error", error.message).str().c_str());
+    std::printf("%s\n", JsonObject()
+                            .string("status", sprout::api::Status_Name(error.status))
+                            .string("error", error.message)
+                            .str()
+                            .c_str());
   } else {
-    std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(error.status).c_str(), error.message.c_str());
+    std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(error.status).c_str(),
+                 error.message.c_str());
   }
   return exit_code_for(error.status);
 }
 
-std::string json_value(const std::string& bytes) { return is_valid_json(bytes) ? bytes : json_string(bytes); }
+std::string json_value(const std::string& bytes) {
+  return is_valid_json(bytes) ? bytes : json_string(bytes);
+}
 
 std::string runtime_name(sprout::api::Runtime runtime) {
   switch (runtime) {
-    case sprout::api::PYTHON3: return "python3";
-    case sprout::api::NATIVE: return "native";
-    case sprout::api::EXEC: return "exec";
-    default: return "unknown";
+    case sprout::api::PYTHON3:
+      return "python3";
+    case sprout::api::NATIVE:
+      return "native";
+    case sprout::api::EXEC:
+      return "exec";
+    default:
+      return "unknown";
   }
 }
 
@@ -151,9 +166,12 @@ int deploy(sprout::Client& client, const Options& o) {
   sprout::api::FunctionSpec spec;
   spec.set_name(o.words[1]);
   const std::string runtime = flag(o, "--runtime");
-  if (runtime == "python3") spec.set_runtime(sprout::api::PYTHON3);
-  else if (runtime == "native") spec.set_runtime(sprout::api::NATIVE);
-  else if (runtime == "exec") spec.set_runtime(sprout::api::EXEC);
+  if (runtime == "python3")
+    spec.set_runtime(sprout::api::PYTHON3);
+  else if (runtime == "native")
+    spec.set_runtime(sprout::api::NATIVE);
+  else if (runtime == "exec")
+    spec.set_runtime(sprout::api::EXEC);
   else {
     std::fprintf(stderr, "sprout: --runtime must be python3, native or exec\n");
     return kExitUsage;
@@ -187,11 +205,14 @@ int deploy(sprout::Client& client, const Options& o) {
     if (handler.empty()) {
       // handler.py -> handler.handler; a .so or an executable is its own handler.
       auto dot = file_name.rfind(".py");
-      handler = runtime == "python3" && dot != std::string::npos ? file_name.substr(0, dot) + ".handler" : file_name;
+      handler = runtime == "python3" && dot != std::string::npos
+                    ? file_name.substr(0, dot) + ".handler"
+                    : file_name;
     }
   }
   spec.set_handler(handler);
-  for (const char* name : {"--memory-mb", "--timeout-ms", "--max-concurrency", "--prefork-min", "--prefork-max"}) {
+  for (const char* name :
+       {"--memory-mb", "--timeout-ms", "--max-concurrency", "--prefork-min", "--prefork-max"}) {
     if (!number_flag(o, name)) return kExitUsage;
   }
   spec.set_memory_mb(*number_flag(o, "--memory-mb"));
@@ -224,18 +245,24 @@ int deploy(sprout::Client& client, const Options& o) {
     if (deployed.has_function()) out.raw("function", info_json(deployed.function()));
     if (!deployed.error_type().empty()) {
       std::string trace = "[";
-      for (int i = 0; i < deployed.stack_trace_size(); ++i) trace += (i ? ", " : "") + json_string(deployed.stack_trace(i));
-      out.string("errorType", deployed.error_type()).string("errorMessage", deployed.error_message()).raw("stackTrace", trace + "]");
+      for (int i = 0; i < deployed.stack_trace_size(); ++i)
+        trace += (i ? ", " : "") + json_string(deployed.stack_trace(i));
+      out.string("errorType", deployed.error_type())
+          .string("errorMessage", deployed.error_message())
+          .raw("stackTrace", trace + "]");
     }
     out.string("init_logs", deployed.init_logs());
     std::printf("%s\n", out.str().c_str());
   } else if (response->status() == sprout::api::OK) {
-    std::printf("deployed %s v%u (%s, %llu bytes)\n", spec.name().c_str(), deployed.function().version(),
-                runtime.c_str(), static_cast<unsigned long long>(deployed.function().code_size()));
+    std::printf("deployed %s v%u (%s, %llu bytes)\n", spec.name().c_str(),
+                deployed.function().version(), runtime.c_str(),
+                static_cast<unsigned long long>(deployed.function().code_size()));
   } else {
-    std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(response->status()).c_str(), response->error().c_str());
+    std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(response->status()).c_str(),
+                 response->error().c_str());
     for (const auto& line : deployed.stack_trace()) std::fprintf(stderr, "%s", line.c_str());
-    if (!deployed.init_logs().empty()) std::fprintf(stderr, "init logs:\n%s", deployed.init_logs().c_str());
+    if (!deployed.init_logs().empty())
+      std::fprintf(stderr, "init logs:\n%s", deployed.init_logs().c_str());
   }
   return exit_code_for(response->status());
 }
@@ -260,16 +287,21 @@ int invoke(sprout::Client& client, const Options& o) {
   const auto& m = response->metrics();
   if (o.json) {
     std::string trace = "[";
-    for (int i = 0; i < response->stack_trace_size(); ++i) trace += (i ? ", " : "") + json_string(response->stack_trace(i));
+    for (int i = 0; i < response->stack_trace_size(); ++i)
+      trace += (i ? ", " : "") + json_string(response->stack_trace(i));
     JsonObject out;
     out.string("status", sprout::api::Status_Name(response->status()));
     if (response->status() != sprout::api::OK) out.string("detail", response->detail());
-    out.raw("result", response->status() == sprout::api::OK ? json_value(response->result()) : "null");
+    out.raw("result",
+            response->status() == sprout::api::OK ? json_value(response->result()) : "null");
     if (!response->error_type().empty()) {
-      out.string("errorType", response->error_type()).string("errorMessage", response->error_message()).raw("stackTrace", trace + "]");
+      out.string("errorType", response->error_type())
+          .string("errorMessage", response->error_message())
+          .raw("stackTrace", trace + "]");
     }
     out.string("logs", response->logs()).boolean("logs_truncated", response->logs_truncated());
-    out.string("request_id", response->request_id()).number("function_version", response->function_version());
+    out.string("request_id", response->request_id())
+        .number("function_version", response->function_version());
     out.raw("metrics", JsonObject()
                            .number("queue_us", m.queue_us())
                            .number("fork_us", m.fork_us())
@@ -283,12 +315,14 @@ int invoke(sprout::Client& client, const Options& o) {
                            .str());
     std::printf("%s\n", out.str().c_str());
   } else {
-    if (o.switches.count("--logs") && !response->logs().empty()) std::fprintf(stderr, "%s", response->logs().c_str());
+    if (o.switches.count("--logs") && !response->logs().empty())
+      std::fprintf(stderr, "%s", response->logs().c_str());
     if (response->status() == sprout::api::OK) {
       std::fwrite(response->result().data(), 1, response->result().size(), stdout);
       std::printf("\n");
     } else {
-      std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(response->status()).c_str(), response->detail().c_str());
+      std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(response->status()).c_str(),
+                   response->detail().c_str());
       for (const auto& line : response->stack_trace()) std::fprintf(stderr, "%s", line.c_str());
     }
   }
@@ -300,15 +334,18 @@ int list(sprout::Client& client, const Options& o) {
   if (!response) return report_error(o, response.error());
   if (o.json) {
     std::string items = "[";
-    for (int i = 0; i < response->functions_size(); ++i) items += (i ? ", " : "") + info_json(response->functions(i));
-    std::printf("%s\n", JsonObject().string("status", "OK").raw("functions", items + "]").str().c_str());
+    for (int i = 0; i < response->functions_size(); ++i)
+      items += (i ? ", " : "") + info_json(response->functions(i));
+    std::printf("%s\n",
+                JsonObject().string("status", "OK").raw("functions", items + "]").str().c_str());
     return 0;
   }
-  std::printf("%-24s %7s %-8s %9s %10s %5s  %s\n", "NAME", "VERSION", "RUNTIME", "MEMORY_MB", "TIMEOUT_MS", "IDLE", "STATE");
+  std::printf("%-24s %7s %-8s %9s %10s %5s  %s\n", "NAME", "VERSION", "RUNTIME", "MEMORY_MB",
+              "TIMEOUT_MS", "IDLE", "STATE");
   for (const auto& f : response->functions()) {
     std::printf("%-24s %7u %-8s %9u %10u %5u  %s\n", f.spec().name().c_str(), f.version(),
-                runtime_name(f.spec().runtime()).c_str(), f.spec().memory_mb(), f.spec().timeout_ms(),
-                f.idle_sandboxes(), f.state().c_str());
+                runtime_name(f.spec().runtime()).c_str(), f.spec().memory_mb(),
+                f.spec().timeout_ms(), f.idle_sandboxes(), f.state().c_str());
   }
   return 0;
 }
@@ -319,15 +356,19 @@ int get(sprout::Client& client, const Options& o) {
   if (!response) return report_error(o, response.error());
   const auto& f = response->function();
   if (o.json) {
-    std::printf("%s\n", JsonObject().string("status", "OK").raw("function", info_json(f)).str().c_str());
+    std::printf("%s\n",
+                JsonObject().string("status", "OK").raw("function", info_json(f)).str().c_str());
     return 0;
   }
-  std::printf("name: %s\nversion: %u\nruntime: %s\nhandler: %s\nmemory_mb: %u\ntimeout_ms: %u\n"
-              "max_concurrency: %u\nprefork: %u..%u (idle %u)\ncode_size: %llu\nstate: %s\n",
-              f.spec().name().c_str(), f.version(), runtime_name(f.spec().runtime()).c_str(), f.spec().handler().c_str(),
-              f.spec().memory_mb(), f.spec().timeout_ms(), f.spec().max_concurrency(), f.spec().prefork_min(),
-              f.spec().prefork_max(), f.idle_sandboxes(), static_cast<unsigned long long>(f.code_size()), f.state().c_str());
-  for (const auto& [key, value] : f.spec().env()) std::printf("env: %s=%s\n", key.c_str(), value.c_str());
+  std::printf(
+      "name: %s\nversion: %u\nruntime: %s\nhandler: %s\nmemory_mb: %u\ntimeout_ms: %u\n"
+      "max_concurrency: %u\nprefork: %u..%u (idle %u)\ncode_size: %llu\nstate: %s\n",
+      f.spec().name().c_str(), f.version(), runtime_name(f.spec().runtime()).c_str(),
+      f.spec().handler().c_str(), f.spec().memory_mb(), f.spec().timeout_ms(),
+      f.spec().max_concurrency(), f.spec().prefork_min(), f.spec().prefork_max(),
+      f.idle_sandboxes(), static_cast<unsigned long long>(f.code_size()), f.state().c_str());
+  for (const auto& [key, value] : f.spec().env())
+    std::printf("env: %s=%s\n", key.c_str(), value.c_str());
   return 0;
 }
 
@@ -336,7 +377,8 @@ int remove(sprout::Client& client, const Options& o) {
   auto response = client.remove(o.words[1]);
   if (!response) return report_error(o, response.error());
   if (o.json) {
-    std::printf("%s\n", JsonObject().string("status", "OK").string("deleted", o.words[1]).str().c_str());
+    std::printf("%s\n",
+                JsonObject().string("status", "OK").string("deleted", o.words[1]).str().c_str());
   } else {
     std::printf("deleted %s\n", o.words[1].c_str());
   }
@@ -366,17 +408,21 @@ int stats(sprout::Client& client, const Options& o) {
                                      .number("preforked_starts", s.preforked_starts())
                                      .str();
     }
-    std::printf("%s\n", JsonObject().string("status", "OK").raw("functions", items + "]").str().c_str());
+    std::printf("%s\n",
+                JsonObject().string("status", "OK").raw("functions", items + "]").str().c_str());
     return 0;
   }
-  std::printf("%-24s %8s %9s %9s %9s %10s %11s  %s\n", "NAME", "CALLS", "P50_US", "P90_US", "P99_US", "BILLED_MS",
-              "GB_SECONDS", "BY_STATUS");
+  std::printf("%-24s %8s %9s %9s %9s %10s %11s  %s\n", "NAME", "CALLS", "P50_US", "P90_US",
+              "P99_US", "BILLED_MS", "GB_SECONDS", "BY_STATUS");
   for (const auto& s : response->functions()) {
     std::string by_status;
-    for (const auto& [status, count] : s.by_status()) by_status += status + "=" + std::to_string(count) + " ";
+    for (const auto& [status, count] : s.by_status())
+      by_status += status + "=" + std::to_string(count) + " ";
     std::printf("%-24s %8llu %9llu %9llu %9llu %10llu %11.6f  %s\n", s.name().c_str(),
-                static_cast<unsigned long long>(s.invocations()), static_cast<unsigned long long>(s.p50_us()),
-                static_cast<unsigned long long>(s.p90_us()), static_cast<unsigned long long>(s.p99_us()),
+                static_cast<unsigned long long>(s.invocations()),
+                static_cast<unsigned long long>(s.p50_us()),
+                static_cast<unsigned long long>(s.p90_us()),
+                static_cast<unsigned long long>(s.p99_us()),
                 static_cast<unsigned long long>(s.billed_ms()), s.gb_seconds(), by_status.c_str());
   }
   return 0;
@@ -394,13 +440,15 @@ int health(sprout::Client& client, const Options& o) {
                             .number("functions", response->functions())
                             .number("live_sandboxes", response->live_sandboxes())
                             .string("cgroups", response->cgroups())
-                            .str().c_str());
+                            .str()
+                            .c_str());
     return 0;
   }
-  std::printf("serving: %s\nversion: %s\nuptime_ms: %llu\nfunctions: %u\nlive_sandboxes: %u\ncgroups: %s\n",
-              response->serving() ? "yes" : "no", response->version().c_str(),
-              static_cast<unsigned long long>(response->uptime_ms()), response->functions(), response->live_sandboxes(),
-              response->cgroups().c_str());
+  std::printf(
+      "serving: %s\nversion: %s\nuptime_ms: %llu\nfunctions: %u\nlive_sandboxes: %u\ncgroups: %s\n",
+      response->serving() ? "yes" : "no", response->version().c_str(),
+      static_cast<unsigned long long>(response->uptime_ms()), response->functions(),
+      response->live_sandboxes(), response->cgroups().c_str());
   return 0;
 }
 
@@ -414,9 +462,9 @@ int main(int argc, char** argv) {
   }
   const std::string& command = options->words[0];
   using Handler = int (*)(sprout::Client&, const Options&);
-  const std::map<std::string, Handler> commands = {{"deploy", deploy}, {"invoke", invoke}, {"ls", list},
-                                                   {"get", get},       {"rm", remove},     {"stats", stats},
-                                                   {"health", health}};
+  const std::map<std::string, Handler> commands = {
+      {"deploy", deploy}, {"invoke", invoke}, {"ls", list},      {"get", get},
+      {"rm", remove},     {"stats", stats},   {"health", health}};
   auto it = commands.find(command);
   if (it == commands.end()) {
     std::fprintf(stderr, "sprout: unknown command '%s'\n%s", command.c_str(), usage);

@@ -119,7 +119,8 @@ CgroupLayout discover_cgroup_layout() {
     std::getline(controllers_file, available);
     auto names = split(available, ' ');
     auto has = [&](const char* c) {
-      for (const auto& n : names) if (n == c) return true;
+      for (const auto& n : names)
+        if (n == c) return true;
       return false;
     };
     if (has("memory") && has("pids")) {
@@ -141,7 +142,8 @@ CgroupLayout discover_cgroup_layout() {
         if (mount.fstype != "cgroup" || !contains(mount.super_options, wanted)) continue;
         bool known = false;
         for (const auto& tree : layout.trees) known |= tree.controllers == controllers;
-        if (!known) layout.trees.push_back({controllers, join_path(mount.mount_point, mount.root, path)});
+        if (!known)
+          layout.trees.push_back({controllers, join_path(mount.mount_point, mount.root, path)});
         std::string name = wanted;
         if (name == "memory") layout.memory = true;
         if (name == "pids") layout.pids = true;
@@ -194,7 +196,8 @@ SandboxCgroup::SandboxCgroup(const CgroupLayout& layout, std::vector<std::string
 SandboxCgroup::~SandboxCgroup() = default;
 
 Result<std::unique_ptr<SandboxCgroup>> SandboxCgroup::create(
-    const CgroupLayout& layout, const std::vector<std::string>& parent_dirs, const std::string& name) {
+    const CgroupLayout& layout, const std::vector<std::string>& parent_dirs,
+    const std::string& name) {
   std::vector<std::string> dirs;
   for (const auto& parent : parent_dirs) {
     std::string dir = parent + "/" + name;
@@ -214,7 +217,8 @@ Result<std::unique_ptr<SandboxCgroup>> SandboxCgroup::create(
 
 std::string SandboxCgroup::file_in(const char* controller, const char* file) const {
   for (size_t i = 0; i < layout_.trees.size(); ++i) {
-    if (layout_.version == CgroupVersion::kV2 || contains(layout_.trees[i].controllers, controller)) {
+    if (layout_.version == CgroupVersion::kV2 ||
+        contains(layout_.trees[i].controllers, controller)) {
       return dirs_[i] + "/" + file;
     }
   }
@@ -249,14 +253,16 @@ Result<void> SandboxCgroup::apply_limits(const CgroupLimits& limits) {
       std::string memsw = file_in("memory", "memory.memsw.limit_in_bytes");
       bool has_memsw = ::access(memsw.c_str(), F_OK) == 0;
       if (has_memsw) (void)write_cgroup_file(memsw, "-1");
-      if (auto r = write_cgroup_file(file_in("memory", "memory.limit_in_bytes"), bytes); !r) return r;
+      if (auto r = write_cgroup_file(file_in("memory", "memory.limit_in_bytes"), bytes); !r)
+        return r;
       if (has_memsw) {
         if (auto r = write_cgroup_file(memsw, bytes); !r) return r;
       }
     }
   }
   if (layout_.pids && limits.pids) {
-    if (auto r = write_cgroup_file(file_in("pids", "pids.max"), std::to_string(limits.pids)); !r) return r;
+    if (auto r = write_cgroup_file(file_in("pids", "pids.max"), std::to_string(limits.pids)); !r)
+      return r;
   }
   if (layout_.cpu && limits.cpu_millicores) {
     constexpr uint64_t kPeriodUs = 100000;
@@ -268,8 +274,12 @@ Result<void> SandboxCgroup::apply_limits(const CgroupLimits& limits) {
         return r;
       }
     } else {
-      if (auto r = write_cgroup_file(file_in("cpu", "cpu.cfs_period_us"), std::to_string(kPeriodUs)); !r) return r;
-      if (auto r = write_cgroup_file(file_in("cpu", "cpu.cfs_quota_us"), std::to_string(quota)); !r) return r;
+      if (auto r =
+              write_cgroup_file(file_in("cpu", "cpu.cfs_period_us"), std::to_string(kPeriodUs));
+          !r)
+        return r;
+      if (auto r = write_cgroup_file(file_in("cpu", "cpu.cfs_quota_us"), std::to_string(quota)); !r)
+        return r;
     }
   }
   return {};
@@ -298,7 +308,8 @@ Result<void> SandboxCgroup::reset_counters() {
     return {};
   }
   if (layout_.memory) {
-    if (auto r = write_cgroup_file(file_in("memory", "memory.max_usage_in_bytes"), "0"); !r) return r;
+    if (auto r = write_cgroup_file(file_in("memory", "memory.max_usage_in_bytes"), "0"); !r)
+      return r;
     auto control = read_cgroup_file(file_in("memory", "memory.oom_control"));
     oom_baseline_ = control ? keyed_value(*control, "oom_kill") : 0;
   }
@@ -320,7 +331,8 @@ CgroupUsage SandboxCgroup::read_usage() const {
     }
     if (peak_fd_) {
       char buffer[32] = {};
-      if (::pread(peak_fd_.get(), buffer, sizeof buffer - 1, 0) > 0) usage.peak_memory_bytes = number_in(buffer);
+      if (::pread(peak_fd_.get(), buffer, sizeof buffer - 1, 0) > 0)
+        usage.peak_memory_bytes = number_in(buffer);
     } else if (auto peak = read_usage_file("memory", "memory.peak")) {
       usage.peak_memory_bytes = number_in(*peak);
     }

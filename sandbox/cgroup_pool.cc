@@ -36,7 +36,8 @@ Result<std::unique_ptr<CgroupPool>> CgroupPool::create(CgroupPoolOptions options
     if (!layout.pids) missing += " pids";
     if (!layout.cpu) missing += " cpu";
     log_line(LogLevel::kWarning, "no cgroup controller for" + missing +
-                                     ": rlimits are the only fence there (" + layout.describe() + ")");
+                                     ": rlimits are the only fence there (" + layout.describe() +
+                                     ")");
   }
   if (layout.version == CgroupVersion::kNone) return pool;
 
@@ -52,7 +53,9 @@ Result<std::unique_ptr<CgroupPool>> CgroupPool::create(CgroupPoolOptions options
     pool->parent_dirs_.push_back(dir);
     if (layout.version == CgroupVersion::kV2) {
       // Leaves need the controllers delegated down from our own cgroup.
-      if (auto r = write_cgroup_file(tree.own_dir + "/cgroup.subtree_control", "+memory +pids +cpu"); !r) {
+      if (auto r =
+              write_cgroup_file(tree.own_dir + "/cgroup.subtree_control", "+memory +pids +cpu");
+          !r) {
         log_line(LogLevel::kWarning, "enable cgroup v2 controllers: " + r.error().message());
       }
       (void)write_cgroup_file(dir + "/cgroup.subtree_control", "+memory +pids +cpu");
@@ -69,7 +72,8 @@ Result<std::unique_ptr<CgroupPool>> CgroupPool::create(CgroupPoolOptions options
 CgroupPool::~CgroupPool() {
   std::unique_lock lock(mutex_);
   if (!returned_.wait_for(lock, std::chrono::seconds(5), [this] { return leased_ == 0; })) {
-    log_line(LogLevel::kWarning, std::to_string(leased_) + " cgroup leases still out at pool shutdown");
+    log_line(LogLevel::kWarning,
+             std::to_string(leased_) + " cgroup leases still out at pool shutdown");
   }
   for (auto& leaf : idle_) (void)leaf->remove();
   idle_.clear();
@@ -86,7 +90,8 @@ void CgroupPool::remove_stale_parents() const {
       std::string name = entry->d_name;
       if (entry->d_type != DT_DIR || name.rfind(prefix, 0) != 0) continue;
       std::string pid_text = name.substr(prefix.size());
-      if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+      if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos)
+        continue;
       pid_t pid = static_cast<pid_t>(std::stol(pid_text));
       if (::kill(pid, 0) == 0 || errno == EPERM) continue;  // its owner still runs
       stale.push_back(tree.own_dir + "/" + name);

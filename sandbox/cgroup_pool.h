@@ -44,8 +44,8 @@ class CgroupLease {
 
 struct CgroupPoolOptions {
   std::string prefix = "sprout";
-  size_t prewarm = 4;     // leaves created up front
-  size_t max_idle = 64;   // idle leaves kept beyond this are removed
+  size_t prewarm = 4;    // leaves created up front
+  size_t max_idle = 64;  // idle leaves kept beyond this are removed
 };
 
 class CgroupPool {

@@ -8,23 +8,40 @@ namespace sprout {
 
 const char* child_stage_name(ChildStage stage) {
   switch (stage) {
-    case ChildStage::kWaitForParent: return "wait for the spawner";
-    case ChildStage::kSetGroups: return "setgroups";
-    case ChildStage::kSetGid: return "setresgid";
-    case ChildStage::kSetUid: return "setresuid";
-    case ChildStage::kUnshareCgroupNamespace: return "unshare cgroup namespace";
-    case ChildStage::kMount: return "mount";
-    case ChildStage::kHostname: return "sethostname";
-    case ChildStage::kLoopback: return "bring up loopback";
-    case ChildStage::kDescriptors: return "arrange descriptors";
-    case ChildStage::kRlimit: return "setrlimit";
-    case ChildStage::kSignalMask: return "reset signal mask";
-    case ChildStage::kChdir: return "chdir";
-    case ChildStage::kCapabilities: return "drop capabilities";
-    case ChildStage::kNoNewPrivs: return "set no_new_privs";
-    case ChildStage::kSeccomp: return "load seccomp filter";
-    case ChildStage::kSendSeccompListener: return "send seccomp listener";
-    case ChildStage::kExec: return "execve";
+    case ChildStage::kWaitForParent:
+      return "wait for the spawner";
+    case ChildStage::kSetGroups:
+      return "setgroups";
+    case ChildStage::kSetGid:
+      return "setresgid";
+    case ChildStage::kSetUid:
+      return "setresuid";
+    case ChildStage::kUnshareCgroupNamespace:
+      return "unshare cgroup namespace";
+    case ChildStage::kMount:
+      return "mount";
+    case ChildStage::kHostname:
+      return "sethostname";
+    case ChildStage::kLoopback:
+      return "bring up loopback";
+    case ChildStage::kDescriptors:
+      return "arrange descriptors";
+    case ChildStage::kRlimit:
+      return "setrlimit";
+    case ChildStage::kSignalMask:
+      return "reset signal mask";
+    case ChildStage::kChdir:
+      return "chdir";
+    case ChildStage::kCapabilities:
+      return "drop capabilities";
+    case ChildStage::kNoNewPrivs:
+      return "set no_new_privs";
+    case ChildStage::kSeccomp:
+      return "load seccomp filter";
+    case ChildStage::kSendSeccompListener:
+      return "send seccomp listener";
+    case ChildStage::kExec:
+      return "execve";
   }
   return "unknown stage";
 }
@@ -50,7 +67,8 @@ bool send_with_descriptor(int socket_fd, const void* data, size_t size, int fd) 
     cmsg->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
   }
-  return retry_eintr([&] { return ::sendmsg(socket_fd, &msg, MSG_NOSIGNAL); }) == static_cast<ssize_t>(size);
+  return retry_eintr([&] { return ::sendmsg(socket_fd, &msg, MSG_NOSIGNAL); }) ==
+         static_cast<ssize_t>(size);
 }
 
 bool send_seccomp_listener(int report_fd, int listener_fd) {

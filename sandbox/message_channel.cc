@@ -14,13 +14,17 @@ constexpr const char* kPeerClosed = "peer closed the channel";
 
 bool is_peer_closed(const Error& error) { return error.err == 0 && error.detail == kPeerClosed; }
 
-Result<void> send_packet(int fd, const google::protobuf::MessageLite& message, const std::vector<int>& fds) {
+Result<void> send_packet(int fd, const google::protobuf::MessageLite& message,
+                         const std::vector<int>& fds) {
   std::string body;
-  if (!message.SerializeToString(&body)) return plain_error("send control message", "serialization failed");
+  if (!message.SerializeToString(&body))
+    return plain_error("send control message", "serialization failed");
   if (body.size() > kMaxControlMessage) {
-    return plain_error("send control message", "message of " + std::to_string(body.size()) + " bytes over the limit");
+    return plain_error("send control message",
+                       "message of " + std::to_string(body.size()) + " bytes over the limit");
   }
-  if (fds.size() > kMaxPassedFds) return plain_error("send control message", "too many descriptors");
+  if (fds.size() > kMaxPassedFds)
+    return plain_error("send control message", "too many descriptors");
   // An empty message is still one packet; a zero-length iov would be lost.
   body.insert(body.begin(), '\x01');
   iovec iov{body.data(), body.size()};
@@ -42,7 +46,8 @@ Result<void> send_packet(int fd, const google::protobuf::MessageLite& message, c
   return {};
 }
 
-Result<void> receive_packet(int fd, google::protobuf::MessageLite& message, std::vector<UniqueFd>* fds) {
+Result<void> receive_packet(int fd, google::protobuf::MessageLite& message,
+                            std::vector<UniqueFd>* fds) {
   static thread_local std::string buffer(kMaxControlMessage + 2, '\0');
   iovec iov{buffer.data(), buffer.size()};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedFds)] = {};
@@ -65,7 +70,8 @@ Result<void> receive_packet(int fd, google::protobuf::MessageLite& message, std:
     }
   }
   if (n == 0) return std::unexpected(Error{"receive control message", "", 0, kPeerClosed});
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return plain_error("receive control message", "message truncated");
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+    return plain_error("receive control message", "message truncated");
   if (buffer[0] != '\x01') return plain_error("receive control message", "bad packet marker");
   if (!message.ParseFromArray(buffer.data() + 1, static_cast<int>(n - 1))) {
     return plain_error("receive control message", "malformed message");
@@ -115,8 +121,8 @@ Result<void> read_frame(int fd, google::protobuf::MessageLite& message, size_t m
   if (auto r = read_exact(fd, &length_be, 4); !r) return r;
   size_t length = ntohl(length_be);
   if (length > max_bytes) {
-    return plain_error("read frame", "frame of " + std::to_string(length) + " bytes over the limit of " +
-                                         std::to_string(max_bytes));
+    return plain_error("read frame", "frame of " + std::to_string(length) +
+                                         " bytes over the limit of " + std::to_string(max_bytes));
   }
   std::string body(length, '\0');
   if (auto r = read_exact(fd, body.data(), length); !r) return r;

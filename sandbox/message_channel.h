@@ -24,10 +24,12 @@ namespace sprout {
 inline constexpr size_t kMaxControlMessage = 64 * 1024;
 inline constexpr size_t kMaxPassedFds = 16;
 
-Result<void> send_packet(int fd, const google::protobuf::MessageLite& message, const std::vector<int>& fds = {});
+Result<void> send_packet(int fd, const google::protobuf::MessageLite& message,
+                         const std::vector<int>& fds = {});
 // Fills `message` and `fds`. An orderly close of the peer is an Error whose
 // `err` is 0 and whose detail is "peer closed the channel".
-Result<void> receive_packet(int fd, google::protobuf::MessageLite& message, std::vector<UniqueFd>* fds = nullptr);
+Result<void> receive_packet(int fd, google::protobuf::MessageLite& message,
+                            std::vector<UniqueFd>* fds = nullptr);
 
 Result<void> write_frame(int fd, const google::protobuf::MessageLite& message);
 Result<void> read_frame(int fd, google::protobuf::MessageLite& message, size_t max_bytes);

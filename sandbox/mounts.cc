@@ -50,8 +50,8 @@ void add_bind(MountPlan& plan, const std::string& host, const std::string& insid
   // link target would point into the staging tmpfs instead of /oldroot.
   char resolved[PATH_MAX];
   std::string source = realpath(host.c_str(), resolved) ? resolved : host;
-  add(plan, Kind::kBind, kOldRoot + source, kNewRoot + inside, "",
-      "bind " + host + " on " + inside, writable);
+  add(plan, Kind::kBind, kOldRoot + source, kNewRoot + inside, "", "bind " + host + " on " + inside,
+      writable);
 }
 
 // ---- child side helpers: async-signal-safe, fixed buffers only ----
@@ -119,7 +119,8 @@ int apply_step(const MountStep& step) {
     case Kind::kMakeRootPrivate:
       return mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
     case Kind::kStageBase:
-      if (mount("sprout-staging", kStaging, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") != 0) {
+      if (mount("sprout-staging", kStaging, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") !=
+          0) {
         return -1;
       }
       if (chdir(kStaging) != 0) return -1;
@@ -130,8 +131,7 @@ int apply_step(const MountStep& step) {
       if (make_path(step.target.c_str(), false) != 0) return -1;
       return mount("tmpfs", step.target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, step.data.c_str());
     case Kind::kBind:
-      return bind(step, step.writable ? MS_NOSUID | MS_NODEV
-                                      : MS_RDONLY | MS_NOSUID | MS_NODEV);
+      return bind(step, step.writable ? MS_NOSUID | MS_NODEV : MS_RDONLY | MS_NOSUID | MS_NODEV);
     case Kind::kBindDevice: {
       // No read-only remount: a device node is neither executable nor
       // setuid, so nosuid/noexec would add a mount call and no protection.
@@ -180,7 +180,8 @@ Result<MountPlan> plan_mounts(const sandbox::SandboxSpec& spec) {
   add(plan, Kind::kTmpfs, "", kNewRoot, "size=1m,mode=0755", "mount tmpfs on / (new root)");
 
   for (const std::string& path : spec.runtime_paths()) {
-    if (!is_clean_absolute(path)) return plain_error("plan mounts", "runtime path not absolute and clean: " + path);
+    if (!is_clean_absolute(path))
+      return plain_error("plan mounts", "runtime path not absolute and clean: " + path);
     add_bind(plan, path, path, false);
   }
   // Merged-/usr hosts (Debian 12) have /bin, /sbin, /lib, /lib64 as links
@@ -218,20 +219,23 @@ Result<MountPlan> plan_mounts(const sandbox::SandboxSpec& spec) {
     add(plan, Kind::kWriteFile, "", kNewRoot + file, contents.str(), "write " + file);
   }
   add(plan, Kind::kWriteFile, "", std::string(kNewRoot) + "/etc/passwd",
-      "root:x:0:0:sandbox:/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+      "root:x:0:0:sandbox:/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/"
+      "sbin/nologin\n",
       "write /etc/passwd");
-  add(plan, Kind::kWriteFile, "", std::string(kNewRoot) + "/etc/group", "root:x:0:\nnogroup:x:65534:\n",
-      "write /etc/group");
+  add(plan, Kind::kWriteFile, "", std::string(kNewRoot) + "/etc/group",
+      "root:x:0:\nnogroup:x:65534:\n", "write /etc/group");
   add(plan, Kind::kWriteFile, "", std::string(kNewRoot) + "/etc/hosts",
       "127.0.0.1 localhost " + spec.hostname() + "\n::1 localhost\n", "write /etc/hosts");
 
   if (!spec.code_dir().empty()) {
-    if (!is_clean_absolute(spec.code_dir())) return plain_error("plan mounts", "code_dir not absolute and clean: " + spec.code_dir());
+    if (!is_clean_absolute(spec.code_dir()))
+      return plain_error("plan mounts", "code_dir not absolute and clean: " + spec.code_dir());
     add_bind(plan, spec.code_dir(), "/var/task", false);
   }
   for (const auto& bind : spec.binds()) {
     if (!is_clean_absolute(bind.source()) || !is_clean_absolute(bind.target())) {
-      return plain_error("plan mounts", "bind paths must be absolute and clean: " + bind.source() + " -> " + bind.target());
+      return plain_error("plan mounts", "bind paths must be absolute and clean: " + bind.source() +
+                                            " -> " + bind.target());
     }
     add_bind(plan, bind.source(), bind.target(), bind.writable());
   }
@@ -240,18 +244,23 @@ Result<MountPlan> plan_mounts(const sandbox::SandboxSpec& spec) {
   // /proc (a function snapshot, which shares the host's pid namespace).
   bool proc_bound = false;
   for (const auto& bind : spec.binds()) proc_bound |= bind.target() == "/proc";
-  if (!proc_bound) add(plan, Kind::kProc, "", std::string(kNewRoot) + "/proc", "", "mount proc on /proc");
+  if (!proc_bound)
+    add(plan, Kind::kProc, "", std::string(kNewRoot) + "/proc", "", "mount proc on /proc");
 
-  add(plan, Kind::kTmpfs, "", std::string(kNewRoot) + "/dev", "size=64k,mode=0755", "mount tmpfs on /dev");
+  add(plan, Kind::kTmpfs, "", std::string(kNewRoot) + "/dev", "size=64k,mode=0755",
+      "mount tmpfs on /dev");
   // Device nodes cannot be created in a user namespace: bind the host's.
   for (const char* device : {"null", "zero", "full", "random", "urandom"}) {
     std::string path = std::string("/dev/") + device;
     add(plan, Kind::kBindDevice, kOldRoot + path, kNewRoot + path, "", "bind device " + path);
   }
   add(plan, Kind::kSymlink, "/proc/self/fd", std::string(kNewRoot) + "/dev/fd", "", "link /dev/fd");
-  add(plan, Kind::kSymlink, "/proc/self/fd/0", std::string(kNewRoot) + "/dev/stdin", "", "link /dev/stdin");
-  add(plan, Kind::kSymlink, "/proc/self/fd/1", std::string(kNewRoot) + "/dev/stdout", "", "link /dev/stdout");
-  add(plan, Kind::kSymlink, "/proc/self/fd/2", std::string(kNewRoot) + "/dev/stderr", "", "link /dev/stderr");
+  add(plan, Kind::kSymlink, "/proc/self/fd/0", std::string(kNewRoot) + "/dev/stdin", "",
+      "link /dev/stdin");
+  add(plan, Kind::kSymlink, "/proc/self/fd/1", std::string(kNewRoot) + "/dev/stdout", "",
+      "link /dev/stdout");
+  add(plan, Kind::kSymlink, "/proc/self/fd/2", std::string(kNewRoot) + "/dev/stderr", "",
+      "link /dev/stderr");
 
   add(plan, Kind::kTmpfs, "", std::string(kNewRoot) + "/tmp",
       "size=" + std::to_string(spec.tmp_size_bytes()) + ",mode=1777", "mount tmpfs on /tmp");

@@ -22,16 +22,16 @@ namespace sprout {
 
 struct MountStep {
   enum class Kind {
-    kMakeRootPrivate,   // stop mount events from reaching the host
-    kStageBase,         // tmpfs on /tmp, pivot into it, old root at /oldroot
-    kTmpfs,             // tmpfs at `target` with `data` options
-    kBind,              // bind `source` at `target`, read-only unless writable
-    kBindDevice,        // bind a device node (writable)
-    kProc,              // fresh procfs of the sandbox's pid namespace
-    kSymlink,           // `target` -> `source`
-    kWriteFile,         // `target` with contents `data`
-    kDetachOldRoot,     // lazily unmount /oldroot
-    kEnterNewRoot,      // pivot into /newroot, detach the old root
+    kMakeRootPrivate,  // stop mount events from reaching the host
+    kStageBase,        // tmpfs on /tmp, pivot into it, old root at /oldroot
+    kTmpfs,            // tmpfs at `target` with `data` options
+    kBind,             // bind `source` at `target`, read-only unless writable
+    kBindDevice,       // bind a device node (writable)
+    kProc,             // fresh procfs of the sandbox's pid namespace
+    kSymlink,          // `target` -> `source`
+    kWriteFile,        // `target` with contents `data`
+    kDetachOldRoot,    // lazily unmount /oldroot
+    kEnterNewRoot,     // pivot into /newroot, detach the old root
     kRemountRootReadOnly,
   };
   Kind kind;

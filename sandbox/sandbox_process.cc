@@ -43,27 +43,36 @@ uint64_t zombie_cpu_time_us(pid_t pid) {
 
 const char* outcome_kind_name(OutcomeKind kind) {
   switch (kind) {
-    case OutcomeKind::kExited: return "exited";
-    case OutcomeKind::kSignaled: return "signaled";
-    case OutcomeKind::kSeccompViolation: return "seccomp violation";
-    case OutcomeKind::kOutOfMemory: return "out of memory";
-    case OutcomeKind::kDeadlineExceeded: return "deadline exceeded";
-    case OutcomeKind::kKilled: return "killed";
+    case OutcomeKind::kExited:
+      return "exited";
+    case OutcomeKind::kSignaled:
+      return "signaled";
+    case OutcomeKind::kSeccompViolation:
+      return "seccomp violation";
+    case OutcomeKind::kOutOfMemory:
+      return "out of memory";
+    case OutcomeKind::kDeadlineExceeded:
+      return "deadline exceeded";
+    case OutcomeKind::kKilled:
+      return "killed";
   }
   return "?";
 }
 
 std::string Outcome::describe() const {
   switch (kind) {
-    case OutcomeKind::kExited: return "exited with status " + std::to_string(exit_code);
-    case OutcomeKind::kSignaled: return std::string("killed by signal ") + sigabbrev_np(signal);
+    case OutcomeKind::kExited:
+      return "exited with status " + std::to_string(exit_code);
+    case OutcomeKind::kSignaled:
+      return std::string("killed by signal ") + sigabbrev_np(signal);
     case OutcomeKind::kSeccompViolation:
       return "seccomp violation: " + (syscall >= 0 ? syscall_name : std::string("syscall unknown"));
     case OutcomeKind::kOutOfMemory:
       return "out of memory (peak " + std::to_string(peak_memory_bytes >> 20) + " MiB)";
     case OutcomeKind::kDeadlineExceeded:
       return "deadline exceeded after " + std::to_string(wall_time_us / 1000) + " ms";
-    case OutcomeKind::kKilled: return "killed on request";
+    case OutcomeKind::kKilled:
+      return "killed on request";
   }
   return "?";
 }
@@ -81,7 +90,8 @@ Sandbox::~Sandbox() {
   if (pidfd_ && !reaped_) {
     pidfd_send_sigkill(pidfd_.get());
     siginfo_t info;
-    retry_eintr([&] { return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED); });
+    retry_eintr(
+        [&] { return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED); });
   }
 }
 
@@ -97,7 +107,8 @@ Result<void> Sandbox::kill() {
 void Sandbox::handle_seccomp_notification() {
   // The kernel's struct may be larger than our headers' one: ask its size.
   seccomp_notif_sizes sizes{};
-  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) sizes.seccomp_notif = sizeof(seccomp_notif);
+  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0)
+    sizes.seccomp_notif = sizeof(seccomp_notif);
   std::vector<char> buffer(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)), 0);
   auto* notification = reinterpret_cast<seccomp_notif*>(buffer.data());
   if (ioctl(seccomp_listener_.get(), SECCOMP_IOCTL_NOTIF_RECV, notification) == 0) {
@@ -153,16 +164,21 @@ Result<Outcome> Sandbox::reap() {
   Outcome outcome;
   siginfo_t info{};
   // WNOWAIT first: the zombie's /proc entry still holds its CPU times.
-  if (retry_eintr([&] { return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED | WNOWAIT); }) != 0) {
+  if (retry_eintr([&] {
+        return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED | WNOWAIT);
+      }) != 0) {
     return os_error("waitid", std::to_string(pid_));
   }
   uint64_t zombie_cpu_us = zombie_cpu_time_us(pid_);
-  if (retry_eintr([&] { return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED); }) != 0) {
+  if (retry_eintr([&] {
+        return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED);
+      }) != 0) {
     return os_error("waitid", std::to_string(pid_));
   }
   reaped_ = true;
   outcome.wall_time_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                             std::chrono::steady_clock::now() - started_).count();
+                             std::chrono::steady_clock::now() - started_)
+                             .count();
   outcome.cpu_time_us = zombie_cpu_us;
   if (cgroup_) {
     CgroupUsage usage = cgroup_->read_usage();
@@ -177,7 +193,10 @@ Result<Outcome> Sandbox::reap() {
   }
 
   const bool exited = info.si_code == CLD_EXITED;
-  if (exited) outcome.exit_code = info.si_status; else outcome.signal = info.si_status;
+  if (exited)
+    outcome.exit_code = info.si_status;
+  else
+    outcome.signal = info.si_status;
 
   if (violating_syscall_ != -2) {
     outcome.kind = OutcomeKind::kSeccompViolation;

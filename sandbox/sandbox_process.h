@@ -15,12 +15,12 @@
 namespace sprout {
 
 enum class OutcomeKind {
-  kExited,             // exit_code holds the status
-  kSignaled,           // killed by `signal` (not by us)
-  kSeccompViolation,   // a fatal seccomp rule; `syscall` when known
-  kOutOfMemory,        // the cgroup's OOM killer struck
-  kDeadlineExceeded,   // killed by the spawner at the wall-clock deadline
-  kKilled,             // killed on request (kill())
+  kExited,            // exit_code holds the status
+  kSignaled,          // killed by `signal` (not by us)
+  kSeccompViolation,  // a fatal seccomp rule; `syscall` when known
+  kOutOfMemory,       // the cgroup's OOM killer struck
+  kDeadlineExceeded,  // killed by the spawner at the wall-clock deadline
+  kKilled,            // killed on request (kill())
 };
 
 const char* outcome_kind_name(OutcomeKind kind);
@@ -29,8 +29,8 @@ struct Outcome {
   OutcomeKind kind = OutcomeKind::kExited;
   int exit_code = -1;
   int signal = 0;
-  int syscall = -1;           // seccomp violations: the syscall number, -1 unknown
-  std::string syscall_name;   // "finit_module"
+  int syscall = -1;          // seccomp violations: the syscall number, -1 unknown
+  std::string syscall_name;  // "finit_module"
   uint64_t wall_time_us = 0;
   uint64_t cpu_time_us = 0;
   uint64_t peak_memory_bytes = 0;  // 0 when no memory controller
@@ -93,7 +93,6 @@ class Sandbox {
   Parts release() &&;
 
  private:
-
   pid_t pid_ = -1;
   UniqueFd pidfd_;
   UniqueFd seccomp_listener_;

@@ -23,13 +23,15 @@ constexpr uint64_t kNamespaceCloneFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEW
                                           CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
                                           CLONE_NEWCGROUP;
 
-#define DENY(name, err, why) {name, SeccompAction::kDenyErrno, err, kNoArg, 0, 0, why}
-#define FATAL(name, why) {name, SeccompAction::kFatal, 0, kNoArg, 0, 0, why}
+#define DENY(name, err, why) \
+  { name, SeccompAction::kDenyErrno, err, kNoArg, 0, 0, why }
+#define FATAL(name, why) \
+  { name, SeccompAction::kFatal, 0, kNoArg, 0, 0, why }
 
 // clone(2) with a namespace flag is refused one flag at a time, because
 // libseccomp cannot express "any of these bits" in a single comparison.
 #define DENY_CLONE_FLAG(flag) \
-  {"clone", SeccompAction::kDenyErrno, EPERM, 0, flag, flag, "no new namespaces: " #flag}
+  { "clone", SeccompAction::kDenyErrno, EPERM, 0, flag, flag, "no new namespaces: " #flag }
 
 constexpr SeccompRule kDefaultPolicy[] = {
     // The file-system layout is fixed before user code runs.
@@ -87,8 +89,10 @@ constexpr SeccompRule kDefaultPolicy[] = {
     DENY("setdomainname", EPERM, "the domain name is fixed at spawn"),
     DENY("vhangup", EPERM, "terminals are not the sandbox's"),
     DENY("personality", EPERM, "personality flags weaken ASLR"),
-    {"ioctl", SeccompAction::kDenyErrno, EPERM, 1, 0xffffffffu, TIOCSTI, "TIOCSTI injects input into a terminal"},
-    {"ioctl", SeccompAction::kDenyErrno, EPERM, 1, 0xffffffffu, TIOCLINUX, "TIOCLINUX can inject console input"},
+    {"ioctl", SeccompAction::kDenyErrno, EPERM, 1, 0xffffffffu, TIOCSTI,
+     "TIOCSTI injects input into a terminal"},
+    {"ioctl", SeccompAction::kDenyErrno, EPERM, 1, 0xffffffffu, TIOCLINUX,
+     "TIOCLINUX can inject console input"},
     // Only an attacker makes these: stop the sandbox.
     FATAL("init_module", "loading kernel code"),
     FATAL("finit_module", "loading kernel code"),
@@ -133,20 +137,22 @@ Result<SeccompProgram> compile_seccomp_policy(std::span<const SeccompRule> rules
   rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
   if (rc < 0) return os_error("compile seccomp policy", "SCMP_FLTATR_CTL_OPTIMIZE", -rc);
 
-  const uint32_t fatal_action = mode == FatalMode::kNotifySpawner ? SCMP_ACT_NOTIFY
-                                                                   : SCMP_ACT_KILL_PROCESS;
+  const uint32_t fatal_action =
+      mode == FatalMode::kNotifySpawner ? SCMP_ACT_NOTIFY : SCMP_ACT_KILL_PROCESS;
   for (const SeccompRule& rule : rules) {
     int nr = seccomp_syscall_resolve_name(rule.syscall);
     if (nr == __NR_SCMP_ERROR) {
       // Not a syscall on this architecture (e.g. a 32-bit-only call).
       continue;
     }
-    uint32_t action = rule.action == SeccompAction::kFatal ? fatal_action : SCMP_ACT_ERRNO(rule.err);
+    uint32_t action =
+        rule.action == SeccompAction::kFatal ? fatal_action : SCMP_ACT_ERRNO(rule.err);
     if (rule.arg_index < 0) {
       rc = seccomp_rule_add(ctx, action, nr, 0);
     } else {
       rc = seccomp_rule_add(ctx, action, nr, 1,
-                            SCMP_CMP(static_cast<unsigned>(rule.arg_index), SCMP_CMP_MASKED_EQ, rule.arg_mask, rule.arg_value));
+                            SCMP_CMP(static_cast<unsigned>(rule.arg_index), SCMP_CMP_MASKED_EQ,
+                                     rule.arg_mask, rule.arg_value));
     }
     if (rc < 0) return os_error("add seccomp rule", rule.syscall, -rc);
   }
@@ -188,7 +194,8 @@ const SeccompProgram& default_seccomp_program(FatalMode mode) {
 
 int load_seccomp_program(const SeccompProgram& program) {
   sock_fprog prog = program.fprog();
-  unsigned flags = program.fatal_mode == FatalMode::kNotifySpawner ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+  unsigned flags =
+      program.fatal_mode == FatalMode::kNotifySpawner ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
   long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
   return static_cast<int>(rc);
 }

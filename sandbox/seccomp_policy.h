@@ -29,8 +29,8 @@ enum class SeccompAction {
 struct SeccompRule {
   const char* syscall;
   SeccompAction action;
-  int err;           // for kDenyErrno
-  int arg_index;     // -1: no argument condition
+  int err;            // for kDenyErrno
+  int arg_index;      // -1: no argument condition
   uint64_t arg_mask;  // condition: (arg & arg_mask) == arg_value
   uint64_t arg_value;
   const char* reason;  // why the rule exists; kept next to the rule on purpose

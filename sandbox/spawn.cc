@@ -67,7 +67,8 @@ struct ChildReporter {
       auto append = [&](const char* text) {
         for (; *text && length < sizeof record - 4; ++text) record[3 + length++] = *text;
       };
-      if (stage == ChildStage::kMount && object >= 0 && static_cast<size_t>(object) < p.mounts.steps.size()) {
+      if (stage == ChildStage::kMount && object >= 0 &&
+          static_cast<size_t>(object) < p.mounts.steps.size()) {
         append(p.mounts.steps[object].description.c_str());
       } else {
         append(child_stage_name(stage));
@@ -137,17 +138,20 @@ int arrange_descriptors(const PreparedSandbox& p, int report_fd) {
 // The child's whole setup, in order. Async-signal-safe only: no allocation,
 // no locks, no stdio. A failure is reported as {stage, errno} and ends the
 // child; success ends in execve or in the entry function.
-[[noreturn]] void run_sandbox_child(const PreparedSandbox& p, const SpawnOptions& options, int report_fd) {
+[[noreturn]] void run_sandbox_child(const PreparedSandbox& p, const SpawnOptions& options,
+                                    int report_fd) {
   ChildReporter reporter{p, report_fd, options.setup_fd};
   // 1. Wait until the spawner has written our id maps and placed our cgroup.
   char go = 0;
-  if (retry_eintr([&] { return read(report_fd, &go, 1); }) != 1) reporter.fail(ChildStage::kWaitForParent);
+  if (retry_eintr([&] { return read(report_fd, &go, 1); }) != 1)
+    reporter.fail(ChildStage::kWaitForParent);
 
   // 2. Become root of the new user namespace (an unprivileged id outside).
   // Raw system calls: glibc's wrappers broadcast id changes to every thread
   // it believes exists (setxid), and after clone3 from a multithreaded
   // spawner those threads are not in the child: the wrapper would hang.
-  if (p.id_maps.spawner_is_root && syscall(SYS_setgroups, 0, nullptr) != 0) reporter.fail(ChildStage::kSetGroups);
+  if (p.id_maps.spawner_is_root && syscall(SYS_setgroups, 0, nullptr) != 0)
+    reporter.fail(ChildStage::kSetGroups);
   if (syscall(SYS_setresgid, 0, 0, 0) != 0) reporter.fail(ChildStage::kSetGid);
   if (syscall(SYS_setresuid, 0, 0, 0) != 0) reporter.fail(ChildStage::kSetUid);
   // Set after the uid change, which would clear it: the sandbox dies with
@@ -181,7 +185,8 @@ int arrange_descriptors(const PreparedSandbox& p, int report_fd) {
 
   // 7. Resource limits, signal mask, working directory.
   int failed_limit = apply_rlimits(p.rlimits);
-  if (failed_limit >= 0) reporter.fail(ChildStage::kRlimit, p.rlimits.settings[failed_limit].resource);
+  if (failed_limit >= 0)
+    reporter.fail(ChildStage::kRlimit, p.rlimits.settings[failed_limit].resource);
   sigset_t none;
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) reporter.fail(ChildStage::kSignalMask);
@@ -217,10 +222,13 @@ Error describe_child_failure(const PreparedSandbox& p, const ChildReport& report
     return Error{p.mounts.steps[report.object].description, "", report.err, {}};
   }
   if (stage == ChildStage::kRlimit) {
-    return Error{child_stage_name(stage), "resource " + std::to_string(report.object), report.err, {}};
+    return Error{
+        child_stage_name(stage), "resource " + std::to_string(report.object), report.err, {}};
   }
-  if (stage == ChildStage::kExec) return Error{child_stage_name(stage), p.spec.argv(0), report.err, {}};
-  if (stage == ChildStage::kChdir) return Error{child_stage_name(stage), p.spec.working_dir(), report.err, {}};
+  if (stage == ChildStage::kExec)
+    return Error{child_stage_name(stage), p.spec.argv(0), report.err, {}};
+  if (stage == ChildStage::kChdir)
+    return Error{child_stage_name(stage), p.spec.working_dir(), report.err, {}};
   return Error{child_stage_name(stage), "", report.err, {}};
 }
 
@@ -240,7 +248,8 @@ Result<std::shared_ptr<const PreparedSandbox>> prepare_sandbox(sandbox::SandboxS
   prepared->mounts = std::move(*mounts);
   prepared->id_maps = plan_id_maps(spec.outer_uid(), spec.outer_gid());
   prepared->rlimits = plan_rlimits(spec, memory_fenced_by_cgroup);
-  prepared->cgroup_limits = CgroupLimits{spec.memory_limit_bytes(), spec.pids_limit(), spec.cpu_millicores()};
+  prepared->cgroup_limits =
+      CgroupLimits{spec.memory_limit_bytes(), spec.pids_limit(), spec.cpu_millicores()};
   prepared->last_cap = last_capability();
   prepared->seccomp_notify = &default_seccomp_program(FatalMode::kNotifySpawner);
   prepared->seccomp_kill = &default_seccomp_program(FatalMode::kKillProcess);
@@ -250,7 +259,8 @@ Result<std::shared_ptr<const PreparedSandbox>> prepare_sandbox(sandbox::SandboxS
       return plain_error("prepare sandbox", "descriptor mapping out of range");
     }
     for (const auto& [parent, child] : prepared->fds) {
-      if (child == mapping.child_fd()) return plain_error("prepare sandbox", "child fd mapped twice");
+      if (child == mapping.child_fd())
+        return plain_error("prepare sandbox", "child fd mapped twice");
     }
     prepared->fds.emplace_back(mapping.parent_fd(), mapping.child_fd());
     prepared->highest_child_fd = std::max(prepared->highest_child_fd, mapping.child_fd());
@@ -316,7 +326,8 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
   auto abort_child = [&](Error error) -> Result<Sandbox> {
     syscall(SYS_pidfd_send_signal, owned_pidfd.get(), SIGKILL, nullptr, 0);
     siginfo_t info;
-    retry_eintr([&] { return waitid(static_cast<idtype_t>(P_PIDFD), owned_pidfd.get(), &info, WEXITED); });
+    retry_eintr(
+        [&] { return waitid(static_cast<idtype_t>(P_PIDFD), owned_pidfd.get(), &info, WEXITED); });
     return std::unexpected(std::move(error));
   };
 
@@ -326,7 +337,8 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
       // /proc/<pid>/uid_map of a non-dumpable process belongs to root, and the
       // child inherits the flag from a spawner that dropped privileges
       // without exec. A freshly exec'd agent is dumpable.
-      error.detail = "the spawner is not dumpable; exec after dropping privileges, or PR_SET_DUMPABLE";
+      error.detail =
+          "the spawner is not dumpable; exec after dropping privileges, or PR_SET_DUMPABLE";
     }
     return abort_child(std::move(error));
   }
@@ -340,15 +352,16 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
   if (options.return_before_setup) {
     // The child finishes its setup on its own and reports to the sandbox's
     // owner over the setup channel; its failures are no longer ours to see.
-    return Sandbox(static_cast<pid_t>(pid), std::move(owned_pidfd), UniqueFd(), std::move(cgroup), started,
-                   p.spec.deadline_ms());
+    return Sandbox(static_cast<pid_t>(pid), std::move(owned_pidfd), UniqueFd(), std::move(cgroup),
+                   started, p.spec.deadline_ms());
   }
   auto reports = read_child_reports(parent_end.get());
   if (!reports) return abort_child(reports.error());
   if (reports->failed) return abort_child(describe_child_failure(p, reports->failure));
 
-  return Sandbox(static_cast<pid_t>(pid), std::move(owned_pidfd), std::move(reports->seccomp_listener),
-                 std::move(cgroup), started, p.spec.deadline_ms());
+  return Sandbox(static_cast<pid_t>(pid), std::move(owned_pidfd),
+                 std::move(reports->seccomp_listener), std::move(cgroup), started,
+                 p.spec.deadline_ms());
 }
 
 }  // namespace sprout

@@ -17,7 +17,9 @@ void ChildProcess::reap_locked(bool block) {
   if (ended_ || !pidfd_) return;
   siginfo_t info{};
   int flags = WEXITED | (block ? 0 : WNOHANG);
-  if (retry_eintr([&] { return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, flags); }) != 0) {
+  if (retry_eintr([&] {
+        return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, flags);
+      }) != 0) {
     if (errno == ECHILD) ended_ = "gone (not our child)";
     return;
   }

@@ -2,10 +2,10 @@
 
 #include <fcntl.h>
 #include <linux/nsfs.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,7 +21,9 @@ namespace sprout {
 namespace {
 
 uint64_t elapsed_us(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - since).count();
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               since)
+      .count();
 }
 
 // A random RFC 4122 version 4 id, as Lambda's aws_request_id.
@@ -33,21 +35,23 @@ std::string new_request_id() {
   char text[40];
   snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(high >> 32),
            static_cast<unsigned>((high >> 16) & 0xffff), static_cast<unsigned>(high & 0xffff),
-           static_cast<unsigned>(low >> 48), static_cast<unsigned long long>(low & 0xffffffffffffull));
+           static_cast<unsigned>(low >> 48),
+           static_cast<unsigned long long>(low & 0xffffffffffffull));
   return text;
 }
 
 }  // namespace
 
-FunctionSnapshot::FunctionSnapshot(FunctionDefinition definition, pid_t pid, UniqueFd pidfd, UniqueFd control,
-                                   CgroupPool* cgroups)
+FunctionSnapshot::FunctionSnapshot(FunctionDefinition definition, pid_t pid, UniqueFd pidfd,
+                                   UniqueFd control, CgroupPool* cgroups)
     : definition_(std::move(definition)),
       process_(pid, std::move(pidfd)),
       control_(std::move(control)),
       cgroups_(cgroups) {
   identity_.set_name(definition_.name);
   identity_.set_version(definition_.version);
-  identity_.set_memory_limit_mb(static_cast<uint32_t>(definition_.sandbox.memory_limit_bytes() >> 20));
+  identity_.set_memory_limit_mb(
+      static_cast<uint32_t>(definition_.sandbox.memory_limit_bytes() >> 20));
   identity_.set_timeout_ms(definition_.timeout_ms);
   limits_ = CgroupLimits{definition_.sandbox.memory_limit_bytes(), definition_.sandbox.pids_limit(),
                          definition_.sandbox.cpu_millicores()};
@@ -83,7 +87,8 @@ Result<pid_t> verify_forked_sandbox(int pidfd, pid_t snapshot_pid) {
       break;
     }
   }
-  if (pid <= 0) return plain_error("verify sandbox", "the descriptor is not a pidfd of a live process");
+  if (pid <= 0)
+    return plain_error("verify sandbox", "the descriptor is not a pidfd of a live process");
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   pid_t parent = -1;
   while (status >> key) {
@@ -93,15 +98,19 @@ Result<pid_t> verify_forked_sandbox(int pidfd, pid_t snapshot_pid) {
     }
   }
   // Our child from here on: its pid cannot be reused until we reap it.
-  if (parent != getpid()) return plain_error("verify sandbox", "process " + std::to_string(pid) + " is not a child of sproutd");
-  UniqueFd sandbox_ns(::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+  if (parent != getpid())
+    return plain_error("verify sandbox",
+                       "process " + std::to_string(pid) + " is not a child of sproutd");
+  UniqueFd sandbox_ns(
+      ::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
   if (!sandbox_ns) return os_error("open user namespace of", std::to_string(pid));
   UniqueFd parent_ns(ioctl(sandbox_ns.get(), NS_GET_PARENT));
   struct stat expected, actual;
   if (!parent_ns || fstat(parent_ns.get(), &actual) != 0 ||
       stat(("/proc/" + std::to_string(snapshot_pid) + "/ns/user").c_str(), &expected) != 0 ||
       expected.st_ino != actual.st_ino || expected.st_dev != actual.st_dev) {
-    return plain_error("verify sandbox", "process " + std::to_string(pid) + " was not created by its snapshot");
+    return plain_error("verify sandbox",
+                       "process " + std::to_string(pid) + " was not created by its snapshot");
   }
   return pid;
 }
@@ -115,7 +124,8 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox() {
     lease = std::move(*acquired);
   }
   int pair[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return os_error("socketpair", "invocation channel");
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+    return os_error("socketpair", "invocation channel");
   UniqueFd channel(pair[0]), sandbox_end(pair[1]);
   int log_pipe[2];
   if (pipe2(log_pipe, O_CLOEXEC) != 0) return os_error("pipe", "invocation logs");
@@ -128,19 +138,22 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox() {
   {
     std::lock_guard lock(control_mutex_);
     if (!process_.alive()) {
-      return plain_error("fork sandbox", "function snapshot " + definition_.name + "@" + definition_.version +
-                                             " " + process_.end_description());
+      return plain_error("fork sandbox", "function snapshot " + definition_.name + "@" +
+                                             definition_.version + " " +
+                                             process_.end_description());
     }
     if (auto r = send_packet(control_.get(), command, {sandbox_end.get(), log_write.get()}); !r) {
       return std::unexpected(r.error());
     }
     if (auto r = receive_packet(control_.get(), forked, &fds); !r) {
-      return plain_error("fork sandbox", "function snapshot " + definition_.name + " did not answer (" +
-                                             r.error().message() + "): " + process_.end_description());
+      return plain_error("fork sandbox", "function snapshot " + definition_.name +
+                                             " did not answer (" + r.error().message() +
+                                             "): " + process_.end_description());
     }
   }
   if (!forked.ok()) return plain_error("fork sandbox", forked.error());
-  if (fds.size() != 1) return plain_error("fork sandbox", "malformed answer from the function snapshot");
+  if (fds.size() != 1)
+    return plain_error("fork sandbox", "malformed answer from the function snapshot");
   auto pid = verify_forked_sandbox(fds[0].get(), process_.pid());
   if (!pid) {
     process_.kill();  // a snapshot that lies is not used again
@@ -148,7 +161,8 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox() {
   }
   // Its seccomp listener comes later, from the sandbox itself, on the
   // invocation channel (see run_invocation).
-  Sandbox sandbox(*pid, std::move(fds[0]), UniqueFd(), CgroupLease{}, std::chrono::steady_clock::now(), 0);
+  Sandbox sandbox(*pid, std::move(fds[0]), UniqueFd(), CgroupLease{},
+                  std::chrono::steady_clock::now(), 0);
   // Into its cgroup before its first request, hence before any user code:
   // the sandbox runs nothing of the function until it reads that request.
   if (lease) {
@@ -202,7 +216,8 @@ Result<InvocationResult> FunctionSnapshot::invoke(const InvocationRequest& reque
   wire.set_payload(request.payload);
   wire.set_deadline_monotonic_ns(monotonic_ns() + uint64_t{timeout_ms} * 1000000);
   *wire.mutable_function() = identity_;
-  InvocationResult result = run_invocation(*ready, wire, timeout_ms, definition_, request.cancel_fd);
+  InvocationResult result =
+      run_invocation(*ready, wire, timeout_ms, definition_, request.cancel_fd);
   result.request_id = wire.request_id();
   result.metrics.preforked = preforked;
   result.metrics.fork_us = preforked ? 0 : ready->fork_us;

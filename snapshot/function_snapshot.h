@@ -66,7 +66,8 @@ struct ReadySandbox {
 
 class FunctionSnapshot {
  public:
-  FunctionSnapshot(FunctionDefinition definition, pid_t pid, UniqueFd pidfd, UniqueFd control, CgroupPool* cgroups);
+  FunctionSnapshot(FunctionDefinition definition, pid_t pid, UniqueFd pidfd, UniqueFd control,
+                   CgroupPool* cgroups);
   ~FunctionSnapshot();
 
   // Runs one invocation in a never-used sandbox: a pre-forked one when the
@@ -102,7 +103,8 @@ class FunctionSnapshot {
 };
 
 // Runs one invocation on a ready sandbox and classifies how it ended.
-InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest& request, uint32_t timeout_ms,
-                                const FunctionDefinition& definition, int cancel_fd = -1);
+InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest& request,
+                                uint32_t timeout_ms, const FunctionDefinition& definition,
+                                int cancel_fd = -1);
 
 }  // namespace sprout

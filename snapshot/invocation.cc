@@ -8,12 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <optional>
+
 #include "snapshot/function_snapshot.h"
 #include "snapshot/log_tail.h"
 #include "snapshot/sandbox_reaper.h"
-
-#include <chrono>
-#include <optional>
 
 namespace sprout {
 namespace {
@@ -104,14 +104,16 @@ class ChannelReader {
       memcpy(&be, data_.data(), 4);
       length_ = ntohl(be);
       if (*length_ > max_bytes_) {
-        problem_ = "reply of " + std::to_string(*length_) + " bytes over the limit of " + std::to_string(max_bytes_);
+        problem_ = "reply of " + std::to_string(*length_) + " bytes over the limit of " +
+                   std::to_string(max_bytes_);
         done_ = true;
         return false;
       }
     }
     if (length_ && data_.size() >= 4 + *length_) {
       agent::InvokeReply reply;
-      if (data_.size() != 4 + *length_ || !reply.ParseFromArray(data_.data() + 4, static_cast<int>(*length_)) ||
+      if (data_.size() != 4 + *length_ ||
+          !reply.ParseFromArray(data_.data() + 4, static_cast<int>(*length_)) ||
           reply.kind() == agent::InvokeReply::KIND_UNSPECIFIED) {
         problem_ = "malformed reply";
       } else {
@@ -160,7 +162,8 @@ void classify(InvocationResult& result, const Result<Outcome>& outcome, const Ch
       if (reply.result().size() > definition.max_result_bytes) {
         result.status = InvocationStatus::kFunctionError;
         result.error_type = "Runtime.ResponseTooLarge";
-        result.detail = "result of " + std::to_string(reply.result().size()) + " bytes over the limit";
+        result.detail =
+            "result of " + std::to_string(reply.result().size()) + " bytes over the limit";
         return;
       }
       result.status = InvocationStatus::kOk;
@@ -187,7 +190,8 @@ void classify(InvocationResult& result, const Result<Outcome>& outcome, const Ch
   switch (outcome->kind) {
     case OutcomeKind::kSeccompViolation:
       result.status = InvocationStatus::kSeccompViolation;
-      result.detail = "blocked system call " + (outcome->syscall >= 0 ? outcome->syscall_name : std::string("(unknown)"));
+      result.detail = "blocked system call " +
+                      (outcome->syscall >= 0 ? outcome->syscall_name : std::string("(unknown)"));
       return;
     case OutcomeKind::kDeadlineExceeded:
       result.status = InvocationStatus::kTimeout;
@@ -195,7 +199,8 @@ void classify(InvocationResult& result, const Result<Outcome>& outcome, const Ch
       return;
     case OutcomeKind::kOutOfMemory:
       result.status = InvocationStatus::kOutOfMemory;
-      result.detail = "memory limit of " + std::to_string(definition.sandbox.memory_limit_bytes() >> 20) +
+      result.detail = "memory limit of " +
+                      std::to_string(definition.sandbox.memory_limit_bytes() >> 20) +
                       " MiB exceeded; killed by the OOM killer";
       return;
     case OutcomeKind::kSignaled:
@@ -216,8 +221,9 @@ void classify(InvocationResult& result, const Result<Outcome>& outcome, const Ch
 
 }  // namespace
 
-InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest& request, uint32_t timeout_ms,
-                                const FunctionDefinition& definition, int cancel_fd) {
+InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest& request,
+                                uint32_t timeout_ms, const FunctionDefinition& definition,
+                                int cancel_fd) {
   InvocationResult result;
   Sandbox& sandbox = ready.sandbox;
   fcntl(ready.channel.get(), F_SETFL, O_NONBLOCK);
@@ -278,14 +284,17 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
       ssize_t n = send(ready.channel.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
       if (n > 0) sent += static_cast<size_t>(n);
       if (sent == out.size()) request_delivered = std::chrono::steady_clock::now();
-      if (n < 0 && errno != EAGAIN && errno != EINTR) sent = out.size();  // the sandbox is gone; wait for its end
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        sent = out.size();  // the sandbox is gone; wait for its end
     }
     if (fds[channel_index].revents & (POLLIN | POLLHUP | POLLERR)) {
       reader.read_from(ready.channel.get());
       // The sandbox's seccomp listener travels with its setup record.
-      if (UniqueFd listener = reader.take_listener()) sandbox.set_seccomp_listener(std::move(listener));
+      if (UniqueFd listener = reader.take_listener())
+        sandbox.set_seccomp_listener(std::move(listener));
     }
-    if (fds[logs_index].revents & (POLLIN | POLLHUP | POLLERR)) read_logs(ready.logs.get(), logs, &logs_open);
+    if (fds[logs_index].revents & (POLLIN | POLLHUP | POLLERR))
+      read_logs(ready.logs.get(), logs, &logs_open);
     if (fds[0].revents & POLLIN) outcome = sandbox.reap();
   }
   if (!outcome) {
@@ -306,7 +315,8 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
   if (logs_open) read_logs(ready.logs.get(), logs, &logs_open);
   if (request_delivered) {
     result.metrics.run_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                std::chrono::steady_clock::now() - *request_delivered).count();
+                                std::chrono::steady_clock::now() - *request_delivered)
+                                .count();
   }
 
   result.logs = logs.text();

@@ -24,11 +24,11 @@ enum class InvocationStatus {
 const char* invocation_status_name(InvocationStatus status);
 
 struct InvocationMetrics {
-  uint64_t queue_us = 0;   // waiting for a concurrency slot (set by the scheduler)
-  uint64_t fork_us = 0;    // getting a ready sandbox: fork, or 0 when pre-forked
-  uint64_t init_us = 0;    // function init on the critical path (0: done in the snapshot)
-  uint64_t run_us = 0;     // request delivered to answer received, on sproutd's clock
-  uint64_t total_us = 0;   // from invoke() to the result
+  uint64_t queue_us = 0;  // waiting for a concurrency slot (set by the scheduler)
+  uint64_t fork_us = 0;   // getting a ready sandbox: fork, or 0 when pre-forked
+  uint64_t init_us = 0;   // function init on the critical path (0: done in the snapshot)
+  uint64_t run_us = 0;    // request delivered to answer received, on sproutd's clock
+  uint64_t total_us = 0;  // from invoke() to the result
   uint64_t cpu_time_us = 0;
   uint64_t peak_memory_bytes = 0;
   bool preforked = false;
@@ -37,8 +37,8 @@ struct InvocationMetrics {
 struct InvocationResult {
   InvocationStatus status = InvocationStatus::kInternal;
   std::string request_id;  // the aws_request_id the handler saw
-  std::string detail;  // one readable line for every status but OK
-  std::string result;  // OK: the JSON-encoded return value
+  std::string detail;      // one readable line for every status but OK
+  std::string result;      // OK: the JSON-encoded return value
   std::string error_type;
   std::string error_message;
   std::vector<std::string> stack_trace;

@@ -22,7 +22,8 @@ std::string LogTail::text() const {
     tail.remove_prefix(tail.size() - limit_);
   }
   if (dropped == 0) return std::string(tail);
-  return "[sprout: " + std::to_string(dropped) + " bytes of earlier output dropped]\n" + std::string(tail);
+  return "[sprout: " + std::to_string(dropped) + " bytes of earlier output dropped]\n" +
+         std::string(tail);
 }
 
 }  // namespace sprout

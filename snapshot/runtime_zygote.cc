@@ -23,13 +23,15 @@ constexpr int kAgentControlFd = 3;
 constexpr int kAgentErrorFd = 4;
 
 int remaining_ms(std::chrono::steady_clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
   return static_cast<int>(std::max<int64_t>(0, left.count()));
 }
 
 // Waits until `fd` is readable, draining `logs` meanwhile. False on timeout
 // or when the process behind `pidfd` ends first.
-bool wait_readable(int fd, int pidfd, int logs, LogTail* tail, std::chrono::steady_clock::time_point deadline) {
+bool wait_readable(int fd, int pidfd, int logs, LogTail* tail,
+                   std::chrono::steady_clock::time_point deadline) {
   for (;;) {
     pollfd fds[3] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}, {logs, POLLIN, 0}};
     int ready = poll(fds, logs >= 0 ? 3 : 2, remaining_ms(deadline));
@@ -54,8 +56,8 @@ void drain(int fd, LogTail* tail) {
 
 // Between fork and exec in a possibly multithreaded supervisor: only
 // async-signal-safe calls. Reports a failure as an errno on `error_fd`.
-[[noreturn]] void exec_agent(int agent_fd, int control_fd, int error_fd, uid_t uid, gid_t gid, bool switch_ids,
-                             char* const* argv, char* const* envp) {
+[[noreturn]] void exec_agent(int agent_fd, int control_fd, int error_fd, uid_t uid, gid_t gid,
+                             bool switch_ids, char* const* argv, char* const* envp) {
   // Die with sproutd even if something below blocks.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   auto fail = [error_fd]() {
@@ -117,10 +119,14 @@ Result<UniqueFd> sealed_memfd(const std::string& bytes) {
 
 const char* runtime_kind_name(agent::RuntimeKind kind) {
   switch (kind) {
-    case agent::PYTHON3: return "python3";
-    case agent::NATIVE: return "native";
-    case agent::EXEC: return "exec";
-    default: return "unknown";
+    case agent::PYTHON3:
+      return "python3";
+    case agent::NATIVE:
+      return "native";
+    case agent::EXEC:
+      return "exec";
+    default:
+      return "unknown";
   }
 }
 
@@ -130,7 +136,8 @@ Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(const ZygoteOptions&
   UniqueFd agent(open(options.agent_path.c_str(), O_PATH | O_CLOEXEC));
   if (!agent) return os_error("open agent", options.agent_path);
 
-  std::vector<std::string> args{"sprout-agent", "--runtime", runtime, "--control-fd", std::to_string(kAgentControlFd)};
+  std::vector<std::string> args{"sprout-agent", "--runtime", runtime, "--control-fd",
+                                std::to_string(kAgentControlFd)};
   for (const auto& module : options.pre_imports) {
     args.push_back("--pre-import");
     args.push_back(module);
@@ -139,7 +146,8 @@ Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(const ZygoteOptions&
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   std::string path_env = "PATH=/usr/local/bin:/usr/bin:/bin", lang_env = "LANG=C.UTF-8";
-  std::string log_env = getenv("SPROUT_LOG") ? std::string("SPROUT_LOG=") + getenv("SPROUT_LOG") : "SPROUT_LOG=info";
+  std::string log_env =
+      getenv("SPROUT_LOG") ? std::string("SPROUT_LOG=") + getenv("SPROUT_LOG") : "SPROUT_LOG=info";
   char* envp[] = {path_env.data(), lang_env.data(), log_env.data(), nullptr};
 
   const bool root = geteuid() == 0;
@@ -147,7 +155,8 @@ Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(const ZygoteOptions&
   const gid_t gid = root ? (options.gid ? options.gid : kNobody) : getegid();
 
   int pair[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return os_error("socketpair", "zygote control");
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+    return os_error("socketpair", "zygote control");
   UniqueFd control(pair[0]), agent_end(pair[1]);
   int error_pipe[2];
   if (pipe2(error_pipe, O_CLOEXEC) != 0) return os_error("pipe", "zygote exec report");
@@ -164,25 +173,29 @@ Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(const ZygoteOptions&
   args_clone.exit_signal = SIGCHLD;
   long pid = syscall(SYS_clone3, &args_clone, sizeof args_clone);
   if (pid < 0) return os_error("clone3", "zygote");
-  if (pid == 0) exec_agent(agent.get(), agent_end.get(), error_write.get(), uid, gid, root, argv.data(), envp);
+  if (pid == 0)
+    exec_agent(agent.get(), agent_end.get(), error_write.get(), uid, gid, root, argv.data(), envp);
   UniqueFd owned_pidfd(pidfd);
   agent_end.reset();
   error_write.reset();
 
-  std::unique_ptr<RuntimeZygote> zygote(
-      new RuntimeZygote(options, static_cast<pid_t>(pid), std::move(owned_pidfd), std::move(control)));
+  std::unique_ptr<RuntimeZygote> zygote(new RuntimeZygote(
+      options, static_cast<pid_t>(pid), std::move(owned_pidfd), std::move(control)));
   int exec_errno = 0;
   if (read(error_read.get(), &exec_errno, sizeof exec_errno) == sizeof exec_errno) {
     return os_error("exec sprout-agent", options.agent_path, exec_errno);
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.ready_timeout_ms);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.ready_timeout_ms);
   if (!wait_readable(zygote->control_.get(), zygote->process_.pidfd(), -1, nullptr, deadline)) {
     zygote->process_.kill();
-    return plain_error("start " + runtime + " zygote", "not ready: " + zygote->process_.end_description());
+    return plain_error("start " + runtime + " zygote",
+                       "not ready: " + zygote->process_.end_description());
   }
   agent::ZygoteReady ready;
   if (auto r = receive_packet(zygote->control_.get(), ready); !r) {
-    return plain_error("start " + runtime + " zygote", r.error().message() + "; " + zygote->process_.end_description());
+    return plain_error("start " + runtime + " zygote",
+                       r.error().message() + "; " + zygote->process_.end_description());
   }
   if (!ready.ok()) return plain_error("start " + runtime + " zygote", ready.error());
   zygote->init_duration_us_ = ready.init_duration_us();
@@ -204,7 +217,8 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
   auto bundle = sealed_memfd(definition.bundle);
   if (!bundle) return std::unexpected(bundle.error());
   int pair[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return os_error("socketpair", "snapshot control");
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+    return os_error("socketpair", "snapshot control");
   UniqueFd control(pair[0]), snapshot_end(pair[1]);
   int log_pipe[2];
   if (pipe2(log_pipe, O_CLOEXEC) != 0) return os_error("pipe", "init logs");
@@ -217,7 +231,8 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
   auto* load = command.mutable_load();
   load->mutable_function()->set_name(definition.name);
   load->mutable_function()->set_version(definition.version);
-  load->mutable_function()->set_memory_limit_mb(static_cast<uint32_t>(definition.sandbox.memory_limit_bytes() >> 20));
+  load->mutable_function()->set_memory_limit_mb(
+      static_cast<uint32_t>(definition.sandbox.memory_limit_bytes() >> 20));
   load->mutable_function()->set_timeout_ms(definition.timeout_ms);
   load->set_handler(definition.handler);
   load->set_bundle_format(definition.bundle_format);
@@ -230,23 +245,31 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
   std::vector<UniqueFd> fds;
   {
     std::lock_guard lock(mutex_);
-    if (!process_.alive()) return plain_error(what, "runtime zygote " + std::string(runtime_kind_name(options_.runtime)) + " died: " + process_.end_description());
-    if (auto r = send_packet(control_.get(), command, {snapshot_end.get(), bundle->get(), log_write.get()}); !r) {
+    if (!process_.alive())
+      return plain_error(what, "runtime zygote " +
+                                   std::string(runtime_kind_name(options_.runtime)) +
+                                   " died: " + process_.end_description());
+    if (auto r = send_packet(control_.get(), command,
+                             {snapshot_end.get(), bundle->get(), log_write.get()});
+        !r) {
       return std::unexpected(r.error());
     }
     if (auto r = receive_packet(control_.get(), started, &fds); !r) {
-      return plain_error(what, "zygote did not answer: " + r.error().message() + "; " + process_.end_description());
+      return plain_error(what, "zygote did not answer: " + r.error().message() + "; " +
+                                   process_.end_description());
     }
   }
   snapshot_end.reset();
   log_write.reset();
-  if (!started.ok() || fds.size() != 1) return plain_error(what, "zygote could not fork a snapshot: " + started.error());
+  if (!started.ok() || fds.size() != 1)
+    return plain_error(what, "zygote could not fork a snapshot: " + started.error());
 
-  auto snapshot = std::make_unique<FunctionSnapshot>(definition, started.snapshot_pid(), std::move(fds[0]),
-                                                     std::move(control), cgroups);
+  auto snapshot = std::make_unique<FunctionSnapshot>(
+      definition, started.snapshot_pid(), std::move(fds[0]), std::move(control), cgroups);
   LoadOutcome outcome;
   LogTail logs(definition.max_log_bytes);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(definition.init_timeout_ms);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(definition.init_timeout_ms);
   // The snapshot ends its logs, then reports its init result.
   if (!wait_readable(snapshot->control_fd(), snapshot->pidfd(), log_read.get(), &logs, deadline)) {
     bool timed_out = snapshot->alive();
@@ -254,15 +277,18 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
     drain(log_read.get(), &logs);
     outcome.init.set_ok(false);
     outcome.init.set_error_type(timed_out ? "Runtime.InitTimeout" : "Runtime.InitCrashed");
-    outcome.init.set_error_message(timed_out ? "init did not finish within " + std::to_string(definition.init_timeout_ms) + " ms"
-                                             : "function snapshot " + snapshot->end_description() + " during init");
+    outcome.init.set_error_message(
+        timed_out
+            ? "init did not finish within " + std::to_string(definition.init_timeout_ms) + " ms"
+            : "function snapshot " + snapshot->end_description() + " during init");
     outcome.init_logs = logs.text();
     return outcome;
   }
   if (auto r = receive_packet(snapshot->control_fd(), outcome.init); !r) {
     outcome.init.set_ok(false);
     outcome.init.set_error_type("Runtime.InitCrashed");
-    outcome.init.set_error_message("function snapshot " + snapshot->end_description() + " during init");
+    outcome.init.set_error_message("function snapshot " + snapshot->end_description() +
+                                   " during init");
   }
   drain(log_read.get(), &logs);
   outcome.init_logs = logs.text();

@@ -60,7 +60,9 @@ class RuntimeZygote {
 
  private:
   RuntimeZygote(ZygoteOptions options, pid_t pid, UniqueFd pidfd, UniqueFd control)
-      : options_(std::move(options)), process_(pid, std::move(pidfd)), control_(std::move(control)) {}
+      : options_(std::move(options)),
+        process_(pid, std::move(pidfd)),
+        control_(std::move(control)) {}
 
   ZygoteOptions options_;
   ChildProcess process_;

@@ -23,7 +23,8 @@ Result<void> write_file_atomically(const std::string& path, std::string_view con
     if (!fd) return os_error("create", temporary);
     size_t done = 0;
     while (done < contents.size()) {
-      ssize_t n = retry_eintr([&] { return ::write(fd.get(), contents.data() + done, contents.size() - done); });
+      ssize_t n = retry_eintr(
+          [&] { return ::write(fd.get(), contents.data() + done, contents.size() - done); });
       if (n < 0) {
         ::unlink(temporary.c_str());
         return os_error("write", temporary);

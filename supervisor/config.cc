@@ -14,7 +14,8 @@ std::string usage_text() {
          "               [--max-frame-bytes N] [--allow-uid UID]... [--allow-gid GID]...\n"
          "               [--python-pre-import MODULE]... [--agent PATH]\n"
          "defaults: --socket /run/sprout/sprout.sock --state-dir /var/lib/sprout\n"
-         "The config file is a DaemonConfig (supervisor/proto/daemon_config.proto) in text format.\n";
+         "The config file is a DaemonConfig (supervisor/proto/daemon_config.proto) in text "
+         "format.\n";
 }
 
 void apply_config_defaults(DaemonConfig& config) {
@@ -35,7 +36,8 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
   auto number = [](const char* text, const std::string& flag) -> Result<uint64_t> {
     char* end = nullptr;
     unsigned long long value = std::strtoull(text, &end, 10);
-    if (!*text || *end) return plain_error("parse flags", flag + " takes a number, not '" + text + "'");
+    if (!*text || *end)
+      return plain_error("parse flags", flag + " takes a number, not '" + text + "'");
     return value;
   };
   for (int i = 1; i < argc; ++i) {
@@ -56,14 +58,22 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
     } else {
       auto n = number(value, flag);
       if (!n) return std::unexpected(n.error());
-      if (flag == "--max-live-sandboxes") flags.set_max_live_sandboxes(*n);
-      else if (flag == "--max-queue") flags.set_max_queue(*n);
-      else if (flag == "--queue-timeout-ms") flags.set_queue_timeout_ms(*n);
-      else if (flag == "--max-frame-bytes") flags.set_max_frame_bytes(*n);
-      else if (flag == "--allow-uid") flags.add_allowed_uids(*n);
-      else if (flag == "--allow-gid") flags.add_allowed_gids(*n);
-      else if (flag == "--drain-timeout-ms") flags.set_drain_timeout_ms(*n);
-      else return plain_error("parse flags", "unknown flag " + flag + "\n" + usage_text());
+      if (flag == "--max-live-sandboxes")
+        flags.set_max_live_sandboxes(*n);
+      else if (flag == "--max-queue")
+        flags.set_max_queue(*n);
+      else if (flag == "--queue-timeout-ms")
+        flags.set_queue_timeout_ms(*n);
+      else if (flag == "--max-frame-bytes")
+        flags.set_max_frame_bytes(*n);
+      else if (flag == "--allow-uid")
+        flags.add_allowed_uids(*n);
+      else if (flag == "--allow-gid")
+        flags.add_allowed_gids(*n);
+      else if (flag == "--drain-timeout-ms")
+        flags.set_drain_timeout_ms(*n);
+      else
+        return plain_error("parse flags", "unknown flag " + flag + "\n" + usage_text());
     }
   }
   DaemonConfig config;
@@ -71,7 +81,8 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
     auto text = read_whole_file(config_file);
     if (!text) return std::unexpected(text.error());
     if (!google::protobuf::TextFormat::ParseFromString(*text, &config)) {
-      return plain_error("parse config", config_file + " is not a valid DaemonConfig in text format");
+      return plain_error("parse config",
+                         config_file + " is not a valid DaemonConfig in text format");
     }
   }
   config.MergeFrom(flags);  // flags win over the file

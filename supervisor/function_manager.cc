@@ -21,28 +21,41 @@ api::Response error_response(api::Status status, std::string message) {
 
 agent::RuntimeKind runtime_kind(api::Runtime runtime) {
   switch (runtime) {
-    case api::PYTHON3: return agent::PYTHON3;
-    case api::NATIVE: return agent::NATIVE;
-    case api::EXEC: return agent::EXEC;
-    default: return agent::RUNTIME_UNSPECIFIED;
+    case api::PYTHON3:
+      return agent::PYTHON3;
+    case api::NATIVE:
+      return agent::NATIVE;
+    case api::EXEC:
+      return agent::EXEC;
+    default:
+      return agent::RUNTIME_UNSPECIFIED;
   }
 }
 
 api::Status api_status(InvocationStatus status) {
   switch (status) {
-    case InvocationStatus::kOk: return api::OK;
-    case InvocationStatus::kFunctionError: return api::FUNCTION_ERROR;
-    case InvocationStatus::kInitError: return api::INIT_ERROR;
-    case InvocationStatus::kTimeout: return api::TIMEOUT;
-    case InvocationStatus::kOutOfMemory: return api::OUT_OF_MEMORY;
-    case InvocationStatus::kSeccompViolation: return api::SECCOMP_VIOLATION;
-    case InvocationStatus::kCrashed: return api::CRASHED;
-    case InvocationStatus::kInternal: return api::INTERNAL;
+    case InvocationStatus::kOk:
+      return api::OK;
+    case InvocationStatus::kFunctionError:
+      return api::FUNCTION_ERROR;
+    case InvocationStatus::kInitError:
+      return api::INIT_ERROR;
+    case InvocationStatus::kTimeout:
+      return api::TIMEOUT;
+    case InvocationStatus::kOutOfMemory:
+      return api::OUT_OF_MEMORY;
+    case InvocationStatus::kSeccompViolation:
+      return api::SECCOMP_VIOLATION;
+    case InvocationStatus::kCrashed:
+      return api::CRASHED;
+    case InvocationStatus::kInternal:
+      return api::INTERNAL;
   }
   return api::INTERNAL;
 }
 
-FunctionDefinition definition_of(const api::FunctionSpec& spec, uint32_t version, const std::string& code) {
+FunctionDefinition definition_of(const api::FunctionSpec& spec, uint32_t version,
+                                 const std::string& code) {
   FunctionDefinition definition;
   definition.name = spec.name();
   definition.version = std::to_string(version);
@@ -67,7 +80,8 @@ std::string random_id() {
   return text;
 }
 
-void fill_init_error(api::DeployResponse* deploy, const agent::InitResult& init, const std::string& logs) {
+void fill_init_error(api::DeployResponse* deploy, const agent::InitResult& init,
+                     const std::string& logs) {
   deploy->set_error_type(init.error_type());
   deploy->set_error_message(init.error_message());
   for (const auto& line : init.stack_trace()) deploy->add_stack_trace(line);
@@ -97,13 +111,14 @@ struct FunctionManager::AsyncInvocation {
   api::InvokeResponse response;
 };
 
-FunctionManager::FunctionManager(const DaemonConfig& config, Registry& registry, CgroupPool* cgroups,
-                                 std::string agent_path)
+FunctionManager::FunctionManager(const DaemonConfig& config, Registry& registry,
+                                 CgroupPool* cgroups, std::string agent_path)
     : config_(config),
       registry_(registry),
       cgroups_(cgroups),
       agent_path_(std::move(agent_path)),
-      scheduler_(config.max_live_sandboxes(), config.max_queue(), std::chrono::milliseconds(config.queue_timeout_ms())) {
+      scheduler_(config.max_live_sandboxes(), config.max_queue(),
+                 std::chrono::milliseconds(config.queue_timeout_ms())) {
   keeper_ = std::thread([this] { keep_pools(); });
 }
 
@@ -136,14 +151,15 @@ Result<RuntimeZygote*> FunctionManager::zygote_for(agent::RuntimeKind runtime) {
   options.uid = config_.sandbox_uid();
   options.gid = config_.sandbox_gid();
   if (runtime == agent::PYTHON3) {
-    options.pre_imports.assign(config_.python_pre_imports().begin(), config_.python_pre_imports().end());
+    options.pre_imports.assign(config_.python_pre_imports().begin(),
+                               config_.python_pre_imports().end());
   }
   Result<std::unique_ptr<RuntimeZygote>> started = plain_error("start zygote", "not run");
   launcher_.run([&] { started = RuntimeZygote::start(options); });
   if (!started) return std::unexpected(started.error());
   slot = std::move(*started);
-  log_line(LogLevel::kInfo, std::string("runtime zygote ") + runtime_kind_name(runtime) + " ready (pid " +
-                                std::to_string(slot->pid()) + ", init " +
+  log_line(LogLevel::kInfo, std::string("runtime zygote ") + runtime_kind_name(runtime) +
+                                " ready (pid " + std::to_string(slot->pid()) + ", init " +
                                 std::to_string(slot->init_duration_us() / 1000) + " ms)");
   return slot.get();
 }
@@ -165,11 +181,13 @@ Result<std::shared_ptr<FunctionSnapshot>> FunctionManager::live_snapshot(Functio
   std::lock_guard lock(version.snapshot_mutex);
   if (version.snapshot && version.snapshot->alive()) return version.snapshot;
   if (version.snapshot) {
-    log_line(LogLevel::kWarning, "function snapshot " + version.definition.name + "@" + version.definition.version +
-                                     " " + version.snapshot->end_description() + "; rebuilding it");
+    log_line(LogLevel::kWarning, "function snapshot " + version.definition.name + "@" +
+                                     version.definition.version + " " +
+                                     version.snapshot->end_description() + "; rebuilding it");
     version.snapshot.reset();
   } else if (!version.init_failure.ok() && !version.init_failure.error_type().empty()) {
-    return plain_error("init", version.init_failure.error_type() + ": " + version.init_failure.error_message());
+    return plain_error(
+        "init", version.init_failure.error_type() + ": " + version.init_failure.error_message());
   }
   auto loaded = load_version(version);
   if (!loaded) return std::unexpected(loaded.error());
@@ -196,7 +214,8 @@ void FunctionManager::restore() {
   for (auto& function : *stored) {
     auto version = std::make_shared<FunctionVersion>();
     version->info = function.info;
-    version->definition = definition_of(function.info.spec(), function.info.version(), function.code);
+    version->definition =
+        definition_of(function.info.spec(), function.info.version(), function.code);
     {
       std::lock_guard lock(functions_mutex_);
       auto& stats = stats_[function.info.spec().name()];
@@ -206,7 +225,8 @@ void FunctionManager::restore() {
     }
     auto snapshot = live_snapshot(*version);
     log_line(snapshot ? LogLevel::kInfo : LogLevel::kError,
-             "restored " + function.info.spec().name() + " v" + std::to_string(function.info.version()) +
+             "restored " + function.info.spec().name() + " v" +
+                 std::to_string(function.info.version()) +
                  (snapshot ? "" : ": " + snapshot.error().message()));
   }
 }
@@ -218,7 +238,8 @@ api::FunctionInfo FunctionManager::info_of(FunctionVersion& version) {
     info.set_state("ready");
     info.set_idle_sandboxes(static_cast<uint32_t>(version.snapshot->idle_count()));
   } else if (!version.init_failure.error_type().empty()) {
-    info.set_state("failed: " + version.init_failure.error_type() + ": " + version.init_failure.error_message());
+    info.set_state("failed: " + version.init_failure.error_type() + ": " +
+                   version.init_failure.error_message());
   } else {
     info.set_state("stopped");
   }
@@ -248,12 +269,14 @@ api::Response FunctionManager::deploy(api::DeployRequest request) {
   version->info.set_version(registry_.next_version(spec.name()));
   version->info.set_code_size(code.size());
   version->info.set_deployed_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         std::chrono::system_clock::now().time_since_epoch()).count());
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
   *version->info.mutable_spec() = spec;
   version->definition = definition_of(spec, version->info.version(), code);
 
   auto loaded = load_version(*version);
-  if (!loaded) return error_response(api::INTERNAL, "deploy " + spec.name() + ": " + loaded.error().message());
+  if (!loaded)
+    return error_response(api::INTERNAL, "deploy " + spec.name() + ": " + loaded.error().message());
   api::Response response;
   if (!loaded->init.ok()) {
     // Nothing is stored: the previous version, if any, stays current.
@@ -275,8 +298,9 @@ api::Response FunctionManager::deploy(api::DeployRequest request) {
     functions_[spec.name()] = version;
   }
   keeper_wake_.notify_all();
-  log_line(LogLevel::kInfo, "deployed " + spec.name() + " v" + std::to_string(version->info.version()) + " (" +
-                                api::Runtime_Name(spec.runtime()) + ", " + std::to_string(code.size()) + " bytes)");
+  log_line(LogLevel::kInfo,
+           "deployed " + spec.name() + " v" + std::to_string(version->info.version()) + " (" +
+               api::Runtime_Name(spec.runtime()) + ", " + std::to_string(code.size()) + " bytes)");
   response.set_status(api::OK);
   *response.mutable_deploy()->mutable_function() = info_of(*version);
   response.mutable_deploy()->set_init_logs(loaded->init_logs);
@@ -287,31 +311,37 @@ api::Response FunctionManager::invoke(const api::InvokeRequest& request, int can
                                       std::chrono::steady_clock::time_point received) {
   if (draining_) return error_response(api::UNAVAILABLE, "sproutd is shutting down");
   auto version = lookup(request.function());
-  if (!version) return error_response(api::NOT_FOUND, "function '" + request.function() + "' not found");
+  if (!version)
+    return error_response(api::NOT_FOUND, "function '" + request.function() + "' not found");
   if (request.payload().size() > kMaxPayloadBytes) {
-    return error_response(api::PAYLOAD_TOO_LARGE, "payload of " + std::to_string(request.payload().size()) +
+    return error_response(api::PAYLOAD_TOO_LARGE, "payload of " +
+                                                      std::to_string(request.payload().size()) +
                                                       " bytes over the limit of 6 MiB");
   }
   const api::FunctionSpec& spec = version->info.spec();
   Scheduler::Slot slot;
   std::chrono::microseconds waited{0};
   switch (scheduler_.admit(spec.name(), spec.max_concurrency(), &slot, &waited)) {
-    case Scheduler::Admission::kAdmitted: break;
+    case Scheduler::Admission::kAdmitted:
+      break;
     case Scheduler::Admission::kQueueFull:
       return error_response(api::THROTTLED, "too many invocations waiting (queue of " +
                                                 std::to_string(config_.max_queue()) + " full)");
     case Scheduler::Admission::kQueueTimeout:
       return error_response(api::THROTTLED, "no free slot for " + spec.name() + " within " +
-                                                std::to_string(config_.queue_timeout_ms()) + " ms (max_concurrency " +
+                                                std::to_string(config_.queue_timeout_ms()) +
+                                                " ms (max_concurrency " +
                                                 std::to_string(spec.max_concurrency()) + ")");
-    case Scheduler::Admission::kDraining: return error_response(api::UNAVAILABLE, "sproutd is shutting down");
+    case Scheduler::Admission::kDraining:
+      return error_response(api::UNAVAILABLE, "sproutd is shutting down");
   }
   uint32_t now_in_flight = ++version->in_flight;
   uint32_t peak = version->recent_peak.load();
   while (now_in_flight > peak && !version->recent_peak.compare_exchange_weak(peak, now_in_flight)) {
   }
   version->last_invoked_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch()).count();
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
   struct InFlight {
     FunctionVersion& version;
     FunctionManager& manager;
@@ -324,7 +354,8 @@ api::Response FunctionManager::invoke(const api::InvokeRequest& request, int can
   api::Response response;
   auto* invoke = response.mutable_invoke();
   invoke->set_function_version(version->info.version());
-  const uint32_t timeout_ms = request.timeout_ms() ? std::min(request.timeout_ms(), spec.timeout_ms()) : spec.timeout_ms();
+  const uint32_t timeout_ms =
+      request.timeout_ms() ? std::min(request.timeout_ms(), spec.timeout_ms()) : spec.timeout_ms();
   Result<InvocationResult> result = plain_error("invoke", "not run");
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto snapshot = live_snapshot(*version);
@@ -338,7 +369,8 @@ api::Response FunctionManager::invoke(const api::InvokeRequest& request, int can
       }
       break;
     }
-    result = (*snapshot)->invoke({.payload = request.payload(), .timeout_ms = timeout_ms, .cancel_fd = cancel_fd});
+    result = (*snapshot)->invoke(
+        {.payload = request.payload(), .timeout_ms = timeout_ms, .cancel_fd = cancel_fd});
     // A snapshot that died before forking this invocation is rebuilt and
     // the invocation tried once more; nothing of it ran yet.
     if (result || (*snapshot)->alive()) break;
@@ -368,7 +400,8 @@ api::Response FunctionManager::invoke(const api::InvokeRequest& request, int can
   auto* metrics = invoke->mutable_metrics();
   metrics->set_queue_us(waited.count());
   metrics->set_total_us(std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - received).count());
+                            std::chrono::steady_clock::now() - received)
+                            .count());
   response.set_status(invoke->status());
   if (invoke->status() != api::OK) response.set_error(invoke->detail());
   version->stats->record(invoke->status(), *metrics, spec.memory_mb());
@@ -377,7 +410,8 @@ api::Response FunctionManager::invoke(const api::InvokeRequest& request, int can
 
 api::Response FunctionManager::submit(const api::InvokeRequest& request, ThreadPool& workers) {
   if (draining_) return error_response(api::UNAVAILABLE, "sproutd is shutting down");
-  if (!lookup(request.function())) return error_response(api::NOT_FOUND, "function '" + request.function() + "' not found");
+  if (!lookup(request.function()))
+    return error_response(api::NOT_FOUND, "function '" + request.function() + "' not found");
   auto invocation = std::make_shared<AsyncInvocation>();
   const std::string id = random_id();
   {
@@ -419,7 +453,8 @@ api::Response FunctionManager::get_result(const api::GetResultRequest& request) 
   {
     std::lock_guard lock(async_mutex_);
     auto it = async_.find(request.invocation_id());
-    if (it == async_.end()) return error_response(api::NOT_FOUND, "no invocation '" + request.invocation_id() + "'");
+    if (it == async_.end())
+      return error_response(api::NOT_FOUND, "no invocation '" + request.invocation_id() + "'");
     invocation = it->second;
   }
   std::unique_lock lock(invocation->mutex);
@@ -454,17 +489,20 @@ api::Response FunctionManager::get(const std::string& name) {
 }
 
 api::Response FunctionManager::remove(const std::string& name) {
-  if (!is_valid_function_name(name)) return error_response(api::INVALID_ARGUMENT, "invalid function name '" + name + "'");
+  if (!is_valid_function_name(name))
+    return error_response(api::INVALID_ARGUMENT, "invalid function name '" + name + "'");
   std::shared_ptr<FunctionVersion> removed;
   {
     std::lock_guard lock(functions_mutex_);
     auto it = functions_.find(name);
-    if (it == functions_.end()) return error_response(api::NOT_FOUND, "function '" + name + "' not found");
+    if (it == functions_.end())
+      return error_response(api::NOT_FOUND, "function '" + name + "' not found");
     removed = std::move(it->second);
     functions_.erase(it);
     stats_.erase(name);
   }
-  if (auto r = registry_.remove(name); !r) return error_response(api::INTERNAL, r.error().message());
+  if (auto r = registry_.remove(name); !r)
+    return error_response(api::INTERNAL, r.error().message());
   log_line(LogLevel::kInfo, "deleted " + name);
   api::Response response;
   response.set_status(api::OK);
@@ -479,7 +517,8 @@ api::Response FunctionManager::stats(const std::string& name) {
   std::lock_guard lock(functions_mutex_);
   if (!name.empty()) {
     auto it = stats_.find(name);
-    if (it == stats_.end()) return error_response(api::NOT_FOUND, "function '" + name + "' not found");
+    if (it == stats_.end())
+      return error_response(api::NOT_FOUND, "function '" + name + "' not found");
     *out->add_functions() = it->second->snapshot(name);
     return response;
   }
@@ -494,7 +533,8 @@ api::Response FunctionManager::health() {
   health->set_serving(!draining_);
   health->set_version(kVersionString);
   health->set_uptime_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now() - started_).count());
+                            std::chrono::steady_clock::now() - started_)
+                            .count());
   {
     std::lock_guard lock(functions_mutex_);
     health->set_functions(static_cast<uint32_t>(functions_.size()));
@@ -527,7 +567,8 @@ void FunctionManager::keep_pools() {
     }
     const bool new_window = std::chrono::steady_clock::now() - window_start > kWindow;
     const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch()).count();
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
     for (const auto& version : versions) {
       const auto& spec = version->info.spec();
       if (spec.prefork_max() == 0 || now_ms < version->prefork_retry_ms) continue;
@@ -545,7 +586,8 @@ void FunctionManager::keep_pools() {
       for (size_t idle = snapshot->idle_count(); idle < target && !keeper_stop_; ++idle) {
         if (auto r = snapshot->prefork(1); !r) {
           // One line, then a pause: a failing pre-fork must not flood the log.
-          log_line(LogLevel::kWarning, "pre-fork " + spec.name() + ": " + r.error().message() + "; retrying in 1 s");
+          log_line(LogLevel::kWarning,
+                   "pre-fork " + spec.name() + ": " + r.error().message() + "; retrying in 1 s");
           version->prefork_retry_ms = now_ms + 1000;
           break;
         }

@@ -32,7 +32,8 @@ inline constexpr size_t kMaxPayloadBytes = 6 * 1024 * 1024;
 
 class FunctionManager {
  public:
-  FunctionManager(const DaemonConfig& config, Registry& registry, CgroupPool* cgroups, std::string agent_path);
+  FunctionManager(const DaemonConfig& config, Registry& registry, CgroupPool* cgroups,
+                  std::string agent_path);
   ~FunctionManager();
 
   // Loads every function the registry holds (after a restart).

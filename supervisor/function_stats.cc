@@ -4,7 +4,9 @@
 
 namespace sprout::supervisor {
 
-uint64_t billed_milliseconds(uint64_t run_us) { return std::max<uint64_t>(1, (run_us + 999) / 1000); }
+uint64_t billed_milliseconds(uint64_t run_us) {
+  return std::max<uint64_t>(1, (run_us + 999) / 1000);
+}
 
 void FunctionStats::record(api::Status status, const api::Metrics& metrics, uint32_t memory_mb) {
   std::lock_guard lock(mutex_);
@@ -18,7 +20,10 @@ void FunctionStats::record(api::Status status, const api::Metrics& metrics, uint
   }
   billed_ms_ += metrics.billed_ms();
   gb_seconds_ += memory_mb / 1024.0 * metrics.billed_ms() / 1000.0;
-  if (metrics.preforked()) ++preforked_; else if (metrics.fork_us() > 0) ++cold_;
+  if (metrics.preforked())
+    ++preforked_;
+  else if (metrics.fork_us() > 0)
+    ++cold_;
 }
 
 api::FunctionStats FunctionStats::snapshot(const std::string& name) const {
@@ -34,7 +39,9 @@ api::FunctionStats FunctionStats::snapshot(const std::string& name) const {
   if (!latencies_us_.empty()) {
     std::vector<uint64_t> sorted = latencies_us_;
     std::sort(sorted.begin(), sorted.end());
-    auto at = [&](double q) { return sorted[std::min(sorted.size() - 1, static_cast<size_t>(q * sorted.size()))]; };
+    auto at = [&](double q) {
+      return sorted[std::min(sorted.size() - 1, static_cast<size_t>(q * sorted.size()))];
+    };
     stats.set_p50_us(at(0.50));
     stats.set_p90_us(at(0.90));
     stats.set_p99_us(at(0.99));

@@ -29,7 +29,8 @@ std::string find_agent(const std::string& configured) {
   char self[PATH_MAX] = {};
   if (readlink("/proc/self/exe", self, sizeof self - 1) > 0) {
     std::filesystem::path dir = std::filesystem::path(self).parent_path();
-    for (const auto& candidate : {dir / "sprout-agent", dir / "../agent/sprout-agent", dir / "../lib/sprout/sprout-agent"}) {
+    for (const auto& candidate : {dir / "sprout-agent", dir / "../agent/sprout-agent",
+                                  dir / "../lib/sprout/sprout-agent"}) {
       if (access(candidate.c_str(), X_OK) == 0) return std::filesystem::weakly_canonical(candidate);
     }
   }
@@ -43,7 +44,8 @@ int main(int argc, char** argv) {
   auto config = supervisor::load_config(argc, argv);
   if (!config) {
     bool help = config.error().step == "usage";
-    std::fprintf(help ? stdout : stderr, "%s%s", help ? "" : "sproutd: ", config.error().message().c_str());
+    std::fprintf(help ? stdout : stderr, "%s%s",
+                 help ? "" : "sproutd: ", config.error().message().c_str());
     if (!help) std::fprintf(stderr, "\n");
     return help ? 0 : 2;
   }
@@ -61,8 +63,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string agent = find_agent(config->agent_path());
-  log_line(LogLevel::kInfo, "sprout-agent: " + agent + "; " + (*pool)->layout().describe() + "; state in " +
-                                config->state_dir());
+  log_line(LogLevel::kInfo, "sprout-agent: " + agent + "; " + (*pool)->layout().describe() +
+                                "; state in " + config->state_dir());
   int exit_code = 0;
   {
     supervisor::FunctionManager manager(*config, **registry, pool->get(), agent);

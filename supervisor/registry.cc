@@ -47,7 +47,8 @@ Result<std::unique_ptr<Registry>> Registry::open(const std::string& state_dir) {
     for (const auto& entry : fs::directory_iterator(function.path(), error)) {
       const std::string name = entry.path().filename();
       if (name.ends_with(".partial") || name.find(".tmp.") != std::string::npos) {
-        log_line(LogLevel::kInfo, "removing leftover of an interrupted deploy: " + entry.path().string());
+        log_line(LogLevel::kInfo,
+                 "removing leftover of an interrupted deploy: " + entry.path().string());
         fs::remove_all(entry.path(), error);
       }
     }
@@ -74,9 +75,11 @@ Result<void> Registry::save(const api::FunctionInfo& info, const std::string& co
   if (auto r = write_file_atomically(partial + "/code", code); !r) return r;
   if (auto r = write_file_atomically(partial + "/info.pb", serialized); !r) return r;
   fs::remove_all(dir + "/" + version, error);
-  if (::rename(partial.c_str(), (dir + "/" + version).c_str()) != 0) return os_error("rename", partial);
+  if (::rename(partial.c_str(), (dir + "/" + version).c_str()) != 0)
+    return os_error("rename", partial);
   if (auto r = fsync_directory(dir); !r) return r;
-  if (auto r = write_file_atomically(dir + "/CURRENT", std::to_string(info.version())); !r) return r;
+  if (auto r = write_file_atomically(dir + "/CURRENT", std::to_string(info.version())); !r)
+    return r;
   // Keep the previous version (its invocations may still run), drop older ones.
   for (const auto& entry : fs::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename();
@@ -122,7 +125,8 @@ Result<std::vector<StoredFunction>> Registry::load_all() {
     auto code = read_whole_file(dir + "/code");
     StoredFunction stored;
     if (!info_bytes || !code || !stored.info.ParseFromString(*info_bytes)) {
-      log_line(LogLevel::kError, "function " + name + " v" + std::to_string(*version) + " is unreadable; skipped");
+      log_line(LogLevel::kError,
+               "function " + name + " v" + std::to_string(*version) + " is unreadable; skipped");
       continue;
     }
     stored.code = std::move(*code);

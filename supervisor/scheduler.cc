@@ -20,8 +20,8 @@ bool Scheduler::first_eligible_locked(uint64_t ticket) {
   return false;
 }
 
-Scheduler::Admission Scheduler::admit(const std::string& function, uint32_t max_concurrency, Slot* slot,
-                                      std::chrono::microseconds* waited) {
+Scheduler::Admission Scheduler::admit(const std::string& function, uint32_t max_concurrency,
+                                      Slot* slot, std::chrono::microseconds* waited) {
   const auto begin = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   *waited = std::chrono::microseconds(0);
@@ -39,9 +39,12 @@ Scheduler::Admission Scheduler::admit(const std::string& function, uint32_t max_
   const uint64_t ticket = next_ticket_++;
   queue_.push_back({ticket, function, max_concurrency});
   const auto deadline = begin + queue_timeout_;
-  bool admitted = changed_.wait_until(lock, deadline, [&] { return draining_ || first_eligible_locked(ticket); });
-  queue_.erase(std::find_if(queue_.begin(), queue_.end(), [&](const Waiter& w) { return w.ticket == ticket; }));
-  *waited = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - begin);
+  bool admitted = changed_.wait_until(lock, deadline,
+                                      [&] { return draining_ || first_eligible_locked(ticket); });
+  queue_.erase(std::find_if(queue_.begin(), queue_.end(),
+                            [&](const Waiter& w) { return w.ticket == ticket; }));
+  *waited = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                  begin);
   if (draining_) {
     changed_.notify_all();
     return Admission::kDraining;

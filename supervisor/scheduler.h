@@ -26,8 +26,11 @@ class Scheduler {
   class Slot {
    public:
     Slot() = default;
-    Slot(Scheduler* scheduler, std::string function) : scheduler_(scheduler), function_(std::move(function)) {}
-    Slot(Slot&& other) noexcept : scheduler_(std::exchange(other.scheduler_, nullptr)), function_(std::move(other.function_)) {}
+    Slot(Scheduler* scheduler, std::string function)
+        : scheduler_(scheduler), function_(std::move(function)) {}
+    Slot(Slot&& other) noexcept
+        : scheduler_(std::exchange(other.scheduler_, nullptr)),
+          function_(std::move(other.function_)) {}
     Slot& operator=(Slot&& other) noexcept {
       if (this != &other) {
         if (scheduler_) scheduler_->release(function_);

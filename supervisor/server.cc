@@ -29,7 +29,8 @@ constexpr uint32_t kMaxInFlightPerConnection = 512;
 // threads running its calls.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Server& server, Socket socket) : server_(server), socket_(std::move(socket)), strand_(socket_.get_executor()) {}
+  Connection(Server& server, Socket socket)
+      : server_(server), socket_(std::move(socket)), strand_(socket_.get_executor()) {}
 
   void start() {
     ucred peer{};
@@ -38,7 +39,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         !server_.peer_allowed(peer.uid, peer.gid)) {
       log_line(LogLevel::kWarning, "refused a client: uid " + std::to_string(peer.uid) + " gid " +
                                        std::to_string(peer.gid) + " is not allowed");
-      reply_and_close(0, api::UNAVAILABLE, "permission denied: uid " + std::to_string(peer.uid) + " may not use sproutd");
+      reply_and_close(
+          0, api::UNAVAILABLE,
+          "permission denied: uid " + std::to_string(peer.uid) + " may not use sproutd");
       return;
     }
     read_header();
@@ -55,7 +58,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     frame.append(body);
     std::lock_guard lock(write_mutex_);
     if (!writing_) {
-      ssize_t n = ::send(socket_.native_handle(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      ssize_t n =
+          ::send(socket_.native_handle(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n == static_cast<ssize_t>(frame.size())) {
         if (close_after_write_) close();
         return;
@@ -102,43 +106,46 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void read_header() {
-    asio::async_read(socket_, asio::buffer(header_), asio::bind_executor(strand_,
-        [self = shared_from_this()](boost::system::error_code error, size_t) {
-          if (error) return self->closed();
-          uint32_t length;
-          memcpy(&length, self->header_, 4);
-          length = ntohl(length);
-          if (length > self->server_.config_.max_frame_bytes()) {
-            // Refused before a byte of it is read; the stream cannot be
-            // resynchronized without reading it, so the connection ends.
-            self->reply_and_close(0, api::PAYLOAD_TOO_LARGE,
-                                  "frame of " + std::to_string(length) + " bytes over the limit of " +
-                                      std::to_string(self->server_.config_.max_frame_bytes()));
-            return;
-          }
-          self->body_.resize(length);
-          self->read_body();
-        }));
+    asio::async_read(socket_, asio::buffer(header_),
+                     asio::bind_executor(strand_, [self = shared_from_this()](
+                                                      boost::system::error_code error, size_t) {
+                       if (error) return self->closed();
+                       uint32_t length;
+                       memcpy(&length, self->header_, 4);
+                       length = ntohl(length);
+                       if (length > self->server_.config_.max_frame_bytes()) {
+                         // Refused before a byte of it is read; the stream cannot be
+                         // resynchronized without reading it, so the connection ends.
+                         self->reply_and_close(
+                             0, api::PAYLOAD_TOO_LARGE,
+                             "frame of " + std::to_string(length) + " bytes over the limit of " +
+                                 std::to_string(self->server_.config_.max_frame_bytes()));
+                         return;
+                       }
+                       self->body_.resize(length);
+                       self->read_body();
+                     }));
   }
 
   void read_body() {
-    asio::async_read(socket_, asio::buffer(body_), asio::bind_executor(strand_,
-        [self = shared_from_this()](boost::system::error_code error, size_t) {
-          if (error) return self->closed();
-          auto request = std::make_shared<api::Request>();
-          if (!request->ParseFromString(self->body_)) {
-            // The framing is intact, so the connection goes on.
-            api::Response response;
-            response.set_status(api::INVALID_ARGUMENT);
-            response.set_error("malformed request: not a sprout.api.Request message");
-            self->send(response);
-          } else {
-            self->dispatch(std::move(request));
-          }
-          self->body_.clear();
-          self->body_.shrink_to_fit();
-          self->read_header();
-        }));
+    asio::async_read(socket_, asio::buffer(body_),
+                     asio::bind_executor(strand_, [self = shared_from_this()](
+                                                      boost::system::error_code error, size_t) {
+                       if (error) return self->closed();
+                       auto request = std::make_shared<api::Request>();
+                       if (!request->ParseFromString(self->body_)) {
+                         // The framing is intact, so the connection goes on.
+                         api::Response response;
+                         response.set_status(api::INVALID_ARGUMENT);
+                         response.set_error("malformed request: not a sprout.api.Request message");
+                         self->send(response);
+                       } else {
+                         self->dispatch(std::move(request));
+                       }
+                       self->body_.clear();
+                       self->body_.shrink_to_fit();
+                       self->read_header();
+                     }));
   }
 
   void dispatch(std::shared_ptr<api::Request> request);
@@ -150,19 +157,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::lock_guard lock(write_mutex_);
       front = &outbox_.front();
     }
-    asio::async_write(socket_, asio::buffer(*front), asio::bind_executor(strand_,
-        [self = shared_from_this()](boost::system::error_code error, size_t) {
-          std::unique_lock lock(self->write_mutex_);
-          self->outbox_.pop_front();
-          if (error) self->outbox_.clear();
-          if (!self->outbox_.empty()) {
-            lock.unlock();
-            self->write_next();
-            return;
-          }
-          self->writing_ = false;
-          if (self->close_after_write_) self->close();
-        }));
+    asio::async_write(socket_, asio::buffer(*front),
+                      asio::bind_executor(strand_, [self = shared_from_this()](
+                                                       boost::system::error_code error, size_t) {
+                        std::unique_lock lock(self->write_mutex_);
+                        self->outbox_.pop_front();
+                        if (error) self->outbox_.clear();
+                        if (!self->outbox_.empty()) {
+                          lock.unlock();
+                          self->write_next();
+                          return;
+                        }
+                        self->writing_ = false;
+                        if (self->close_after_write_) self->close();
+                      }));
   }
 
   void reply_and_close(uint64_t id, api::Status status, const std::string& message) {
@@ -218,20 +226,36 @@ void Connection::dispatch(std::shared_ptr<api::Request> request) {
     FunctionManager& manager = self->server_.manager_;
     api::Response response;
     switch (request->call_case()) {
-      case api::Request::kDeploy: response = manager.deploy(std::move(*request->mutable_deploy())); break;
+      case api::Request::kDeploy:
+        response = manager.deploy(std::move(*request->mutable_deploy()));
+        break;
       case api::Request::kInvoke: {
         auto token = self->register_invocation();
         response = manager.invoke(request->invoke(), token->get(), received);
         self->unregister_invocation(token);
         break;
       }
-      case api::Request::kInvokeAsync: response = manager.submit(request->invoke_async(), self->server_.workers_); break;
-      case api::Request::kGetResult: response = manager.get_result(request->get_result()); break;
-      case api::Request::kList: response = manager.list(); break;
-      case api::Request::kGet: response = manager.get(request->get().name()); break;
-      case api::Request::kDelete: response = manager.remove(request->delete_().name()); break;
-      case api::Request::kStats: response = manager.stats(request->stats().name()); break;
-      case api::Request::kHealth: response = manager.health(); break;
+      case api::Request::kInvokeAsync:
+        response = manager.submit(request->invoke_async(), self->server_.workers_);
+        break;
+      case api::Request::kGetResult:
+        response = manager.get_result(request->get_result());
+        break;
+      case api::Request::kList:
+        response = manager.list();
+        break;
+      case api::Request::kGet:
+        response = manager.get(request->get().name());
+        break;
+      case api::Request::kDelete:
+        response = manager.remove(request->delete_().name());
+        break;
+      case api::Request::kStats:
+        response = manager.stats(request->stats().name());
+        break;
+      case api::Request::kHealth:
+        response = manager.health();
+        break;
       default:
         response.set_status(api::INVALID_ARGUMENT);
         response.set_error("unknown call: the request names none of the API's calls");
@@ -254,8 +278,10 @@ Server::~Server() = default;
 
 bool Server::peer_allowed(uid_t uid, gid_t gid) const {
   if (uid == 0 || uid == geteuid()) return true;
-  for (uint32_t allowed : config_.allowed_uids()) if (allowed == uid) return true;
-  for (uint32_t allowed : config_.allowed_gids()) if (allowed == gid) return true;
+  for (uint32_t allowed : config_.allowed_uids())
+    if (allowed == uid) return true;
+  for (uint32_t allowed : config_.allowed_gids())
+    if (allowed == gid) return true;
   return false;
 }
 
@@ -313,13 +339,15 @@ void Server::forget(Connection* connection) {
 
 void Server::begin_drain() {
   if (draining_.exchange(true)) return;
-  log_line(LogLevel::kInfo, "draining: no new calls; waiting for " + std::to_string(manager_.live_invocations()) +
+  log_line(LogLevel::kInfo, "draining: no new calls; waiting for " +
+                                std::to_string(manager_.live_invocations()) +
                                 " running invocation(s)");
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   ::unlink(config_.socket_path().c_str());
   manager_.start_draining();
-  check_drained(std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.drain_timeout_ms()));
+  check_drained(std::chrono::steady_clock::now() +
+                std::chrono::milliseconds(config_.drain_timeout_ms()));
 }
 
 void Server::check_drained(std::chrono::steady_clock::time_point deadline) {

@@ -10,12 +10,12 @@
 // the socket.
 #pragma once
 
-// Boost 1.74 uses std::exchange without including <utility> under C++23.
-#include <utility>
-
-#include <boost/asio.hpp>
-
 #include <atomic>
+// Boost 1.74 uses std::exchange without including <utility> under C++23.
+// clang-format off
+#include <utility>
+#include <boost/asio.hpp>
+// clang-format on
 #include <memory>
 #include <mutex>
 #include <set>

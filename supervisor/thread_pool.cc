@@ -4,7 +4,8 @@
 
 namespace sprout::supervisor {
 
-ThreadPool::ThreadPool(size_t min_threads, size_t max_threads) : min_threads_(min_threads), max_threads_(max_threads) {}
+ThreadPool::ThreadPool(size_t min_threads, size_t max_threads)
+    : min_threads_(min_threads), max_threads_(max_threads) {}
 
 ThreadPool::~ThreadPool() {
   std::unique_lock lock(mutex_);
@@ -35,7 +36,8 @@ void ThreadPool::work() {
     if (tasks_.empty()) {
       if (stopping_) break;
       ++idle_;
-      bool woke = available_.wait_for(lock, std::chrono::seconds(30), [this] { return stopping_ || !tasks_.empty(); });
+      bool woke = available_.wait_for(lock, std::chrono::seconds(30),
+                                      [this] { return stopping_ || !tasks_.empty(); });
       --idle_;
       if (!woke && threads_ > min_threads_) break;
       continue;

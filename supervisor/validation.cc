@@ -8,7 +8,8 @@ namespace {
 const std::regex kName("[A-Za-z0-9_-]{1,64}");
 const std::regex kEnvKey("[A-Za-z_][A-Za-z0-9_]{0,127}");
 const std::regex kModule("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*");
-const std::regex kPythonHandler("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*\\.[A-Za-z_][A-Za-z0-9_]*");
+const std::regex kPythonHandler(
+    "[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*\\.[A-Za-z_][A-Za-z0-9_]*");
 const std::regex kBundlePath("[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*");
 
 constexpr size_t kMaxEnvBytes = 4096;  // Lambda's limit for environment variables
@@ -18,38 +19,46 @@ constexpr size_t kMaxEnvBytes = 4096;  // Lambda's limit for environment variabl
 bool is_valid_function_name(const std::string& name) { return std::regex_match(name, kName); }
 
 std::string validate_function_spec(const api::FunctionSpec& spec) {
-  if (!is_valid_function_name(spec.name())) return "function name must match [A-Za-z0-9_-]{1,64}: '" + spec.name() + "'";
-  if (spec.runtime() == api::RUNTIME_UNSPECIFIED || !api::Runtime_IsValid(spec.runtime())) return "runtime must be python3, native or exec";
+  if (!is_valid_function_name(spec.name()))
+    return "function name must match [A-Za-z0-9_-]{1,64}: '" + spec.name() + "'";
+  if (spec.runtime() == api::RUNTIME_UNSPECIFIED || !api::Runtime_IsValid(spec.runtime()))
+    return "runtime must be python3, native or exec";
   if (spec.handler().empty()) return "handler is required";
   if (spec.runtime() == api::PYTHON3 && !std::regex_match(spec.handler(), kPythonHandler)) {
     return "python3 handler must be module.function: '" + spec.handler() + "'";
   }
-  if (spec.runtime() != api::PYTHON3 &&
-      (!std::regex_match(spec.handler(), kBundlePath) || spec.handler().find("..") != std::string::npos)) {
+  if (spec.runtime() != api::PYTHON3 && (!std::regex_match(spec.handler(), kBundlePath) ||
+                                         spec.handler().find("..") != std::string::npos)) {
     return "handler must be a path inside the code bundle: '" + spec.handler() + "'";
   }
   if (spec.code().empty()) return "code is empty";
   if (spec.code_format() == api::SINGLE_FILE) {
-    if (!std::regex_match(spec.code_file_name(), kBundlePath) || spec.code_file_name().find('/') != std::string::npos) {
+    if (!std::regex_match(spec.code_file_name(), kBundlePath) ||
+        spec.code_file_name().find('/') != std::string::npos) {
       return "code_file_name must be a plain file name: '" + spec.code_file_name() + "'";
     }
   } else if (spec.code_format() != api::TAR) {
     return "code_format must be SINGLE_FILE or TAR";
   }
-  if (spec.memory_mb() != 0 && (spec.memory_mb() < 16 || spec.memory_mb() > 10240)) return "memory_mb must be 16..10240";
+  if (spec.memory_mb() != 0 && (spec.memory_mb() < 16 || spec.memory_mb() > 10240))
+    return "memory_mb must be 16..10240";
   if (spec.timeout_ms() > 900000) return "timeout_ms must be at most 900000";
   if (spec.max_concurrency() > 1000) return "max_concurrency must be at most 1000";
   if (spec.prefork_max() > 64) return "prefork_max must be at most 64";
-  if (spec.prefork_max() != 0 && spec.prefork_min() > spec.prefork_max()) return "prefork_min must not exceed prefork_max";
+  if (spec.prefork_max() != 0 && spec.prefork_min() > spec.prefork_max())
+    return "prefork_min must not exceed prefork_max";
   size_t env_bytes = 0;
   for (const auto& [key, value] : spec.env()) {
-    if (!std::regex_match(key, kEnvKey)) return "environment variable name not allowed: '" + key + "'";
-    if (value.find('\0') != std::string::npos) return "environment value of " + key + " contains NUL";
+    if (!std::regex_match(key, kEnvKey))
+      return "environment variable name not allowed: '" + key + "'";
+    if (value.find('\0') != std::string::npos)
+      return "environment value of " + key + " contains NUL";
     env_bytes += key.size() + value.size();
   }
   if (env_bytes > kMaxEnvBytes) return "environment larger than 4 KiB";
   for (const auto& module : spec.pre_imports()) {
-    if (!std::regex_match(module, kModule)) return "pre_import is not a module name: '" + module + "'";
+    if (!std::regex_match(module, kModule))
+      return "pre_import is not a module name: '" + module + "'";
   }
   return {};
 }

@@ -54,7 +54,8 @@ std::vector<std::string> split(const std::string& text) {
   std::vector<std::string> parts;
   std::stringstream stream(text);
   std::string part;
-  while (std::getline(stream, part, ',')) if (!part.empty()) parts.push_back(part);
+  while (std::getline(stream, part, ','))
+    if (!part.empty()) parts.push_back(part);
   return parts;
 }
 
@@ -105,13 +106,14 @@ bool start_daemon(Options& options, Daemon& daemon, int max_live) {
     dup2(log_fd, STDERR_FILENO);
     std::string live = std::to_string(max_live), queue = std::to_string(max_live * 4);
     execl(SPROUT_BENCH_SPROUTD, "sproutd", "--socket", options.socket.c_str(), "--state-dir",
-          (daemon.dir + "/state").c_str(), "--max-live-sandboxes", live.c_str(), "--max-queue", queue.c_str(),
-          "--queue-timeout-ms", "60000", nullptr);
+          (daemon.dir + "/state").c_str(), "--max-live-sandboxes", live.c_str(), "--max-queue",
+          queue.c_str(), "--queue-timeout-ms", "60000", nullptr);
     _exit(127);
   }
   close(ready[1]);
   char line[256] = {};
-  bool ok = read(ready[0], line, sizeof line - 1) > 0 && std::string(line).find("ready") != std::string::npos;
+  bool ok = read(ready[0], line, sizeof line - 1) > 0 &&
+            std::string(line).find("ready") != std::string::npos;
   close(ready[0]);
   return ok;
 }
@@ -119,8 +121,8 @@ bool start_daemon(Options& options, Daemon& daemon, int max_live) {
 // Runs `count` calls of `one(caller, index)` from `concurrency` threads and
 // returns every sample and the wall time.
 template <typename Setup, typename One>
-std::vector<Sample> run_callers(int concurrency, int count, const std::string& label, Setup setup, One one,
-                                double* wall) {
+std::vector<Sample> run_callers(int concurrency, int count, const std::string& label, Setup setup,
+                                One one, double* wall) {
   std::vector<std::vector<Sample>> per_caller(concurrency);
   std::atomic<int> next{0};
   auto begin = Clock::now();
@@ -130,7 +132,8 @@ std::vector<Sample> run_callers(int concurrency, int count, const std::string& l
       auto state = setup();
       for (int i; (i = next++) < count;) {
         per_caller[c].push_back(one(state, i));
-        if (c == 0 && i % 5 == 0) progress(label + ": " + std::to_string(i) + "/" + std::to_string(count));
+        if (c == 0 && i % 5 == 0)
+          progress(label + ": " + std::to_string(i) + "/" + std::to_string(count));
       }
     });
   }
@@ -162,18 +165,22 @@ bool deploy(Client& client, const Workload& w, const std::string& name, bool pre
     spec.set_no_prefork(true);
   }
   auto deployed = client.deploy(spec);
-  if (!deployed) std::fprintf(stderr, "\ndeploy %s: %s\n", name.c_str(), deployed.error().message.c_str());
+  if (!deployed)
+    std::fprintf(stderr, "\ndeploy %s: %s\n", name.c_str(), deployed.error().message.c_str());
   return deployed.has_value();
 }
 
-Sample invoke_sample(Client& client, const std::string& function, const Workload& w, const std::string& mode) {
+Sample invoke_sample(Client& client, const std::string& function, const Workload& w,
+                     const std::string& mode) {
   Sample sample{w.name, mode};
   auto begin = Clock::now();
   auto response = client.invoke(function, w.payload);
-  sample.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin).count();
+  sample.latency_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin).count();
   if (!response || response->status() != api::OK) {
     sample.ok = false;
-    sample.error = response ? api::Status_Name(response->status()) + ": " + response->detail() : response.error().message;
+    sample.error = response ? api::Status_Name(response->status()) + ": " + response->detail()
+                            : response.error().message;
     return sample;
   }
   const auto& m = response->metrics();
@@ -186,7 +193,8 @@ Sample invoke_sample(Client& client, const std::string& function, const Workload
 
 // `concurrency` callers, each on its own connection, run invocations back
 // to back (pooled mode: paced, so that the pool refills off the critical path).
-std::vector<Sample> run_sprout(const Options& o, const Workload& w, const std::string& mode, double* wall) {
+std::vector<Sample> run_sprout(const Options& o, const Workload& w, const std::string& mode,
+                               double* wall) {
   const std::string function = "bench-" + w.name + "-" + mode;
   {
     auto client = Client::connect(o.socket);
@@ -200,7 +208,8 @@ std::vector<Sample> run_sprout(const Options& o, const Workload& w, const std::s
       o.concurrency, o.invocations, w.name + " " + mode, [&] { return Client::connect(o.socket); },
       [&](ClientResult<std::unique_ptr<Client>>& client, int) {
         if (!client) return Sample{w.name, mode, 0, 0, 0, 0, 0, false, client.error().message};
-        if (mode == "pooled" && o.pace_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.pace_ms));
+        if (mode == "pooled" && o.pace_ms > 0)
+          std::this_thread::sleep_for(std::chrono::milliseconds(o.pace_ms));
         return invoke_sample(**client, function, w, mode);
       },
       wall);
@@ -224,7 +233,8 @@ std::vector<Sample> run_peer(const Options& o, Peer& peer, const PeerWorkload& w
         Sample sample{w.name, peer.name()};
         auto start = Clock::now();
         sample.ok = peer.run_once(w, &sample.error);
-        sample.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
+        sample.latency_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
         return sample;
       },
       wall);
@@ -233,13 +243,15 @@ std::vector<Sample> run_peer(const Options& o, Peer& peer, const PeerWorkload& w
 void print_table(const std::string& title, const std::vector<std::pair<std::string, Summary>>& rows,
                  const std::map<std::string, std::string>& skipped, double cold_p50) {
   std::printf("\n%s\n", title.c_str());
-  std::printf("  %-14s %9s %9s %9s %9s %10s %8s %13s\n", "mode", "p50 ms", "p90 ms", "p99 ms", "max ms", "inv/s",
-              "errors", "p50/cold p50");
+  std::printf("  %-14s %9s %9s %9s %9s %10s %8s %13s\n", "mode", "p50 ms", "p90 ms", "p99 ms",
+              "max ms", "inv/s", "errors", "p50/cold p50");
   for (const auto& [mode, s] : rows) {
-    std::printf("  %-14s %9.2f %9.2f %9.2f %9.2f %10.1f %8zu %12.1fx\n", mode.c_str(), s.p50_ms, s.p90_ms, s.p99_ms,
-                s.max_ms, s.per_second, s.errors, cold_p50 > 0 ? s.p50_ms / cold_p50 : 0);
+    std::printf("  %-14s %9.2f %9.2f %9.2f %9.2f %10.1f %8zu %12.1fx\n", mode.c_str(), s.p50_ms,
+                s.p90_ms, s.p99_ms, s.max_ms, s.per_second, s.errors,
+                cold_p50 > 0 ? s.p50_ms / cold_p50 : 0);
   }
-  for (const auto& [mode, reason] : skipped) std::printf("  %-14s not measured: %s\n", mode.c_str(), reason.c_str());
+  for (const auto& [mode, reason] : skipped)
+    std::printf("  %-14s not measured: %s\n", mode.c_str(), reason.c_str());
 }
 
 // ---- throughput and density ----
@@ -247,7 +259,8 @@ void print_table(const std::string& title, const std::vector<std::pair<std::stri
 void run_throughput(const Options& o, const Workload& w) {
   const std::string function = "bench-throughput-" + w.name;
   auto setup = Client::connect(o.socket);
-  if (!setup || !deploy(**setup, w, function, false, 0, static_cast<uint32_t>(o.concurrency))) return;
+  if (!setup || !deploy(**setup, w, function, false, 0, static_cast<uint32_t>(o.concurrency)))
+    return;
   std::atomic<uint64_t> ok{0}, errors{0};
   std::string first_error;
   std::mutex error_mutex;
@@ -264,7 +277,8 @@ void run_throughput(const Options& o, const Workload& w) {
         } else {
           ++errors;
           std::lock_guard lock(error_mutex);
-          if (first_error.empty()) first_error = response ? response->detail() : response.error().message;
+          if (first_error.empty())
+            first_error = response ? response->detail() : response.error().message;
         }
       }
     });
@@ -272,10 +286,13 @@ void run_throughput(const Options& o, const Workload& w) {
   for (auto& caller : callers) caller.join();
   double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
   progress("");
-  std::printf("\nthroughput %s (%s): %.0f fresh sandboxes/s at concurrency %d for %.1f s: %llu invocations, %llu errors%s\n",
-              w.name.c_str(), w.runtime == api::NATIVE ? "native" : "python3", ok / seconds, o.concurrency, seconds,
-              static_cast<unsigned long long>(ok.load()), static_cast<unsigned long long>(errors.load()),
-              first_error.empty() ? "" : (" (first: " + first_error + ")").c_str());
+  std::printf(
+      "\nthroughput %s (%s): %.0f fresh sandboxes/s at concurrency %d for %.1f s: %llu "
+      "invocations, %llu errors%s\n",
+      w.name.c_str(), w.runtime == api::NATIVE ? "native" : "python3", ok / seconds, o.concurrency,
+      seconds, static_cast<unsigned long long>(ok.load()),
+      static_cast<unsigned long long>(errors.load()),
+      first_error.empty() ? "" : (" (first: " + first_error + ")").c_str());
   (void)(*setup)->remove(function);
 }
 
@@ -284,7 +301,8 @@ uint64_t meminfo_kb(const char* key) {
   std::string name;
   uint64_t value;
   std::string unit;
-  while (in >> name >> value >> unit) if (name == key) return value;
+  while (in >> name >> value >> unit)
+    if (name == key) return value;
   return 0;
 }
 
@@ -292,7 +310,8 @@ uint64_t meminfo_kb(const char* key) {
 uint64_t sandbox_cgroup_bytes() {
   uint64_t total = 0;
   std::error_code error;
-  for (auto it = fs::recursive_directory_iterator("/sys/fs/cgroup/memory", error); it != fs::recursive_directory_iterator(); it.increment(error)) {
+  for (auto it = fs::recursive_directory_iterator("/sys/fs/cgroup/memory", error);
+       it != fs::recursive_directory_iterator(); it.increment(error)) {
     if (error) break;
     if (it->is_directory() && it->path().filename().string().rfind("sproutd-", 0) == 0) {
       std::ifstream usage(it->path() / "memory.usage_in_bytes");
@@ -311,12 +330,15 @@ void run_density(const Options& o, const Workload& base) {
   sleeper.handler = "handler.handler";
   sleeper.code_dir = o.out;
   sleeper.file = "handler.py";
-  std::ofstream(o.out + "/handler.py") << "import time\ndef handler(event, context):\n    time.sleep(event['seconds'])\n    return 'rested'\n";
+  std::ofstream(o.out + "/handler.py") << "import time\ndef handler(event, context):\n    "
+                                          "time.sleep(event['seconds'])\n    return 'rested'\n";
   const int seconds = 20;
   sleeper.payload = "{\"seconds\": " + std::to_string(seconds) + "}";
   const std::string function = "bench-density";
   auto setup = Client::connect(o.socket);
-  if (!setup || !deploy(**setup, sleeper, function, false, 0, static_cast<uint32_t>(o.density), 120000)) return;
+  if (!setup ||
+      !deploy(**setup, sleeper, function, false, 0, static_cast<uint32_t>(o.density), 120000))
+    return;
   (void)(*setup)->invoke(function, "{\"seconds\": 0}");  // the function's snapshot is ready
   const uint64_t available_before = meminfo_kb("MemAvailable:");
   const uint64_t cgroups_before = sandbox_cgroup_bytes();
@@ -330,7 +352,8 @@ void run_density(const Options& o, const Workload& base) {
   auto deadline = Clock::now() + std::chrono::seconds(seconds - 2);
   while (Clock::now() < deadline) {
     live = (*setup)->health()->live_sandboxes();
-    progress("density: " + std::to_string(live) + "/" + std::to_string(o.density) + " sandboxes sleeping");
+    progress("density: " + std::to_string(live) + "/" + std::to_string(o.density) +
+             " sandboxes sleeping");
     if (live >= static_cast<uint32_t>(o.density)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -340,10 +363,12 @@ void run_density(const Options& o, const Workload& base) {
   const double extra_mib = (static_cast<double>(available_before) - available_after) / 1024.0;
   const double cgroup_mib = (static_cast<double>(cgroups_after) - cgroups_before) / 1048576.0;
   progress("");
-  std::printf("\ndensity: %u of %d sandboxes sleeping at once: %.0f MiB extra memory in all (MemAvailable), %.2f MiB per sandbox;"
-              " their cgroups account %.0f MiB (%.2f MiB per sandbox)\n",
-              live, o.density, extra_mib, extra_mib / std::max<uint32_t>(live, 1), cgroup_mib,
-              cgroup_mib / std::max<uint32_t>(live, 1));
+  std::printf(
+      "\ndensity: %u of %d sandboxes sleeping at once: %.0f MiB extra memory in all "
+      "(MemAvailable), %.2f MiB per sandbox;"
+      " their cgroups account %.0f MiB (%.2f MiB per sandbox)\n",
+      live, o.density, extra_mib, extra_mib / std::max<uint32_t>(live, 1), cgroup_mib,
+      cgroup_mib / std::max<uint32_t>(live, 1));
   size_t ok = 0;
   for (auto& call : calls) {
     auto response = call.get();
@@ -355,9 +380,12 @@ void run_density(const Options& o, const Workload& base) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: sprout-bench [--start-daemon | --socket PATH] [--workloads hello,imports,thumbnail,native]\n"
-               "                    [--modes cold,pooled,plain,bwrap,runc,crun,criu] [--invocations N] [--warmup N]\n"
-               "                    [--concurrency C] [--pace-ms N] [--throughput SECONDS] [--density N] [--out DIR]\n");
+               "usage: sprout-bench [--start-daemon | --socket PATH] [--workloads "
+               "hello,imports,thumbnail,native]\n"
+               "                    [--modes cold,pooled,plain,bwrap,runc,crun,criu] "
+               "[--invocations N] [--warmup N]\n"
+               "                    [--concurrency C] [--pace-ms N] [--throughput SECONDS] "
+               "[--density N] [--out DIR]\n");
   return 2;
 }
 
@@ -372,20 +400,34 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--start-daemon") { o.start_daemon = true; continue; }
+    if (arg == "--start-daemon") {
+      o.start_daemon = true;
+      continue;
+    }
     if (i + 1 >= argc) return usage();
     std::string value = argv[++i];
-    if (arg == "--socket") o.socket = value;
-    else if (arg == "--workloads") o.workloads = split(value);
-    else if (arg == "--modes") o.modes = split(value);
-    else if (arg == "--invocations") o.invocations = std::stoi(value);
-    else if (arg == "--warmup") o.warmup = std::stoi(value);
-    else if (arg == "--concurrency") o.concurrency = std::max(1, std::stoi(value));
-    else if (arg == "--pace-ms") o.pace_ms = std::stoi(value);
-    else if (arg == "--throughput") o.throughput_seconds = std::stoi(value);
-    else if (arg == "--density") o.density = std::stoi(value);
-    else if (arg == "--out") o.out = value;
-    else return usage();
+    if (arg == "--socket")
+      o.socket = value;
+    else if (arg == "--workloads")
+      o.workloads = split(value);
+    else if (arg == "--modes")
+      o.modes = split(value);
+    else if (arg == "--invocations")
+      o.invocations = std::stoi(value);
+    else if (arg == "--warmup")
+      o.warmup = std::stoi(value);
+    else if (arg == "--concurrency")
+      o.concurrency = std::max(1, std::stoi(value));
+    else if (arg == "--pace-ms")
+      o.pace_ms = std::stoi(value);
+    else if (arg == "--throughput")
+      o.throughput_seconds = std::stoi(value);
+    else if (arg == "--density")
+      o.density = std::stoi(value);
+    else if (arg == "--out")
+      o.out = value;
+    else
+      return usage();
   }
   fs::create_directories(o.out);
   o.out = fs::canonical(o.out);
@@ -395,7 +437,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!sprout::Client::connect(o.socket)) {
-    std::fprintf(stderr, "sprout-bench: sproutd is not running at %s (or use --start-daemon)\n", o.socket.c_str());
+    std::fprintf(stderr, "sprout-bench: sproutd is not running at %s (or use --start-daemon)\n",
+                 o.socket.c_str());
     return 1;
   }
 
@@ -404,23 +447,30 @@ int main(int argc, char** argv) {
   const std::string jpeg_event = o.out + "/thumbnail-event.json";
   std::string make_error;
   if (has(o.workloads, "thumbnail") &&
-      run_command({"/usr/bin/python3.11", workloads_dir + "/make_jpeg.py", jpeg_event}, "", &make_error) != 0) {
+      run_command({"/usr/bin/python3.11", workloads_dir + "/make_jpeg.py", jpeg_event}, "",
+                  &make_error) != 0) {
     std::fprintf(stderr, "sprout-bench: cannot make the thumbnail input: %s\n", make_error.c_str());
     return 1;
   }
   const std::string native_dir = fs::path(SPROUT_BENCH_NATIVE_HELLO).parent_path();
   std::map<std::string, Workload> known = {
-      {"hello", {"hello", api::PYTHON3, workloads_dir + "/hello", "handler.py", "handler.handler", "{}"}},
-      {"imports", {"imports", api::PYTHON3, workloads_dir + "/imports", "handler.py", "handler.handler", "{}"}},
-      {"thumbnail", {"thumbnail", api::PYTHON3, workloads_dir + "/thumbnail", "handler.py", "handler.handler",
-                     has(o.workloads, "thumbnail") ? read_file(jpeg_event) : ""}},
+      {"hello",
+       {"hello", api::PYTHON3, workloads_dir + "/hello", "handler.py", "handler.handler", "{}"}},
+      {"imports",
+       {"imports", api::PYTHON3, workloads_dir + "/imports", "handler.py", "handler.handler",
+        "{}"}},
+      {"thumbnail",
+       {"thumbnail", api::PYTHON3, workloads_dir + "/thumbnail", "handler.py", "handler.handler",
+        has(o.workloads, "thumbnail") ? read_file(jpeg_event) : ""}},
       {"native", {"native", api::NATIVE, native_dir, "hello.so", "hello.so", "{}"}},
   };
   PeerPaths paths{SPROUT_BENCH_PYTHON_RUNNER, SPROUT_BENCH_NATIVE_RUNNER, o.out};
 
-  std::printf("sprout-bench: %u cores, sproutd at %s, %d invocations per sprout mode (peers: %d), concurrency %d\n",
-              std::thread::hardware_concurrency(), o.socket.c_str(), o.invocations, std::max(10, o.invocations / 4),
-              o.concurrency);
+  std::printf(
+      "sprout-bench: %u cores, sproutd at %s, %d invocations per sprout mode (peers: %d), "
+      "concurrency %d\n",
+      std::thread::hardware_concurrency(), o.socket.c_str(), o.invocations,
+      std::max(10, o.invocations / 4), o.concurrency);
   std::vector<Sample> all;
   for (const auto& name : o.workloads) {
     if (!known.count(name)) {
@@ -462,7 +512,8 @@ int main(int argc, char** argv) {
       samples.insert(samples.end(), measured.begin(), measured.end());
     }
     progress("");
-    print_table("workload " + w.name + (w.runtime == api::NATIVE ? " (native)" : " (python3)"), rows, skipped, cold_p50);
+    print_table("workload " + w.name + (w.runtime == api::NATIVE ? " (native)" : " (python3)"),
+                rows, skipped, cold_p50);
     for (const char* mode_name : {"sprout-cold", "sprout-pooled"}) {
       const std::string mode = mode_name;
       std::vector<uint64_t> queue, fork, run, total, latency;
@@ -475,10 +526,13 @@ int main(int argc, char** argv) {
         latency.push_back(s.latency_us);
       }
       if (latency.empty()) continue;
-      std::printf("  %s phases (medians): queue %llu us, fork %llu us, init 0 us (in the snapshot), run %llu us;"
-                  " sproutd total %llu us of %llu us seen by the client\n",
-                  mode.c_str(), (unsigned long long)median(queue), (unsigned long long)median(fork), (unsigned long long)median(run),
-                  (unsigned long long)median(total), (unsigned long long)median(latency));
+      std::printf(
+          "  %s phases (medians): queue %llu us, fork %llu us, init 0 us (in the snapshot), run "
+          "%llu us;"
+          " sproutd total %llu us of %llu us seen by the client\n",
+          mode.c_str(), (unsigned long long)median(queue), (unsigned long long)median(fork),
+          (unsigned long long)median(run), (unsigned long long)median(total),
+          (unsigned long long)median(latency));
     }
     write_cdf_svg(o.out + "/cdf-" + w.name + ".svg", "workload " + w.name, samples);
     all.insert(all.end(), samples.begin(), samples.end());
@@ -490,7 +544,8 @@ int main(int argc, char** argv) {
     }
   }
   if (o.density > 0) run_density(o, known["hello"]);
-  std::printf("\nsamples: %s/samples.csv; CDF plots: %s/cdf-<workload>.svg\n", o.out.c_str(), o.out.c_str());
+  std::printf("\nsamples: %s/samples.csv; CDF plots: %s/cdf-<workload>.svg\n", o.out.c_str(),
+              o.out.c_str());
   size_t errors = 0;
   for (const auto& s : all) errors += !s.ok;
   return errors == 0 ? 0 : 3;

@@ -46,12 +46,14 @@ void write_csv(const std::string& path, const std::vector<Sample>& samples) {
     std::string error = s.error;
     std::replace(error.begin(), error.end(), ',', ';');
     std::replace(error.begin(), error.end(), '\n', ' ');
-    out << s.workload << ',' << s.mode << ',' << s.latency_us << ',' << s.queue_us << ',' << s.fork_us << ','
-        << s.run_us << ',' << s.daemon_total_us << ',' << (s.ok ? 1 : 0) << ',' << error << '\n';
+    out << s.workload << ',' << s.mode << ',' << s.latency_us << ',' << s.queue_us << ','
+        << s.fork_us << ',' << s.run_us << ',' << s.daemon_total_us << ',' << (s.ok ? 1 : 0) << ','
+        << error << '\n';
   }
 }
 
-void write_cdf_svg(const std::string& path, const std::string& title, const std::vector<Sample>& samples) {
+void write_cdf_svg(const std::string& path, const std::string& title,
+                   const std::vector<Sample>& samples) {
   std::map<std::string, std::vector<double>> by_mode;
   for (const auto& s : samples) {
     if (s.ok) by_mode[s.mode].push_back(s.latency_us / 1000.0);
@@ -67,35 +69,47 @@ void write_cdf_svg(const std::string& path, const std::string& title, const std:
   high = std::pow(10, std::ceil(std::log10(std::max(high, low * 10))));
   const double width = 760, height = 420, left = 70, right = 190, top = 40, bottom = 50;
   const double plot_w = width - left - right, plot_h = height - top - bottom;
-  auto x_of = [&](double ms) { return left + plot_w * (std::log10(ms) - std::log10(low)) / (std::log10(high) - std::log10(low)); };
+  auto x_of = [&](double ms) {
+    return left +
+           plot_w * (std::log10(ms) - std::log10(low)) / (std::log10(high) - std::log10(low));
+  };
   auto y_of = [&](double q) { return top + plot_h * (1 - q); };
-  const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+  const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                          "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
   std::ofstream out(path);
   out << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
-      << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n";
-  out << "<text x='" << left << "' y='24' font-size='15'>" << title << " - latency CDF (log scale)</text>\n";
+      << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' "
+         "fill='white'/>\n";
+  out << "<text x='" << left << "' y='24' font-size='15'>" << title
+      << " - latency CDF (log scale)</text>\n";
   for (double decade = low; decade <= high * 1.0001; decade *= 10) {
     double x = x_of(decade);
-    out << "<line x1='" << x << "' y1='" << top << "' x2='" << x << "' y2='" << top + plot_h << "' stroke='#ddd'/>\n";
-    out << "<text x='" << x << "' y='" << top + plot_h + 16 << "' text-anchor='middle'>" << decade << " ms</text>\n";
+    out << "<line x1='" << x << "' y1='" << top << "' x2='" << x << "' y2='" << top + plot_h
+        << "' stroke='#ddd'/>\n";
+    out << "<text x='" << x << "' y='" << top + plot_h + 16 << "' text-anchor='middle'>" << decade
+        << " ms</text>\n";
   }
   for (double q = 0; q <= 1.0001; q += 0.25) {
-    out << "<line x1='" << left << "' y1='" << y_of(q) << "' x2='" << left + plot_w << "' y2='" << y_of(q)
-        << "' stroke='#eee'/>\n<text x='" << left - 8 << "' y='" << y_of(q) + 4 << "' text-anchor='end'>" << q << "</text>\n";
+    out << "<line x1='" << left << "' y1='" << y_of(q) << "' x2='" << left + plot_w << "' y2='"
+        << y_of(q) << "' stroke='#eee'/>\n<text x='" << left - 8 << "' y='" << y_of(q) + 4
+        << "' text-anchor='end'>" << q << "</text>\n";
   }
-  out << "<text x='" << left + plot_w / 2 << "' y='" << height - 10 << "' text-anchor='middle'>latency per invocation</text>\n";
+  out << "<text x='" << left + plot_w / 2 << "' y='" << height - 10
+      << "' text-anchor='middle'>latency per invocation</text>\n";
   int index = 0;
   for (const auto& [mode, values] : by_mode) {
     const char* color = colors[index % 8];
     out << "<polyline fill='none' stroke='" << color << "' stroke-width='2' points='";
     for (size_t i = 0; i < values.size(); ++i) {
-      out << x_of(std::max(values[i], low)) << ',' << y_of(static_cast<double>(i + 1) / values.size()) << ' ';
+      out << x_of(std::max(values[i], low)) << ','
+          << y_of(static_cast<double>(i + 1) / values.size()) << ' ';
     }
     out << "'/>\n";
     double legend_y = top + 16 + 18 * index;
-    out << "<line x1='" << width - right + 15 << "' y1='" << legend_y << "' x2='" << width - right + 40 << "' y2='"
-        << legend_y << "' stroke='" << color << "' stroke-width='3'/>\n<text x='" << width - right + 46 << "' y='"
-        << legend_y + 4 << "'>" << mode << "</text>\n";
+    out << "<line x1='" << width - right + 15 << "' y1='" << legend_y << "' x2='"
+        << width - right + 40 << "' y2='" << legend_y << "' stroke='" << color
+        << "' stroke-width='3'/>\n<text x='" << width - right + 46 << "' y='" << legend_y + 4
+        << "'>" << mode << "</text>\n";
     ++index;
   }
   out << "</svg>\n";

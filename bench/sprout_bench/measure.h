@@ -29,6 +29,7 @@ uint64_t median(std::vector<uint64_t> values);
 
 void write_csv(const std::string& path, const std::vector<Sample>& samples);
 // One CDF plot, one line per mode, log-scaled latency axis.
-void write_cdf_svg(const std::string& path, const std::string& title, const std::vector<Sample>& samples);
+void write_cdf_svg(const std::string& path, const std::string& title,
+                   const std::vector<Sample>& samples);
 
 }  // namespace sprout::bench

@@ -1,8 +1,8 @@
 #include "bench/sprout_bench/peers.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,7 +14,8 @@ namespace fs = std::filesystem;
 
 std::vector<std::string> all_peer_names() { return {"plain", "bwrap", "runc", "crun", "criu"}; }
 
-int run_command(const std::vector<std::string>& argv, const std::string& input, std::string* error_line) {
+int run_command(const std::vector<std::string>& argv, const std::string& input,
+                std::string* error_line) {
   int in[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return -1;
   pid_t pid = fork();
@@ -67,17 +68,27 @@ std::vector<std::string> Peer::command(const PeerWorkload& w) {
   if (name_ == "bwrap") {
     // Comparable to a sprout sandbox: every namespace bwrap can unshare, a
     // read-only /usr, fresh /proc, /dev and /tmp.
-    std::vector<std::string> argv{"bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-                                  "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
-                                  "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-                                  "--ro-bind", w.code_dir, "/var/task", "--ro-bind", runner, "/opt/runner",
-                                  "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/var/task"};
+    std::vector<std::string> argv{"bwrap",         "--unshare-all", "--die-with-parent",
+                                  "--new-session", "--ro-bind",     "/usr",
+                                  "/usr",          "--symlink",     "usr/lib",
+                                  "/lib",          "--symlink",     "usr/lib64",
+                                  "/lib64",        "--symlink",     "usr/bin",
+                                  "/bin",          "--ro-bind",     w.code_dir,
+                                  "/var/task",     "--ro-bind",     runner,
+                                  "/opt/runner",   "--proc",        "/proc",
+                                  "--dev",         "/dev",          "--tmpfs",
+                                  "/tmp",          "--chdir",       "/var/task"};
     argv.insert(argv.end(), inside.begin(), inside.end());
     return argv;
   }
   if (name_ == "runc" || name_ == "crun") {
     const std::string bundle = prepare_bundle(w);
-    return {name_, "--root", paths_.work_dir + "/" + name_ + "-state", "run", "--bundle", bundle,
+    return {name_,
+            "--root",
+            paths_.work_dir + "/" + name_ + "-state",
+            "run",
+            "--bundle",
+            bundle,
             "sprout-bench-" + std::to_string(getpid()) + "-" + std::to_string(counter_++)};
   }
   return {};
@@ -89,9 +100,11 @@ std::string Peer::prepare_bundle(const PeerWorkload& w) {
   const std::string bundle = paths_.work_dir + "/bundle-" + name_ + "-" + w.name;
   if (fs::exists(bundle + "/config.json")) return bundle;
   const std::string rootfs = bundle + "/rootfs";
-  for (const char* dir : {"usr", "var/task", "opt", "proc", "dev", "tmp", "etc"}) fs::create_directories(rootfs + "/" + dir);
+  for (const char* dir : {"usr", "var/task", "opt", "proc", "dev", "tmp", "etc"})
+    fs::create_directories(rootfs + "/" + dir);
   std::ofstream(rootfs + "/opt/runner").close();
-  for (const auto& [link, target] : {std::pair{"lib", "usr/lib"}, {"lib64", "usr/lib64"}, {"bin", "usr/bin"}}) {
+  for (const auto& [link, target] :
+       {std::pair{"lib", "usr/lib"}, {"lib64", "usr/lib64"}, {"bin", "usr/bin"}}) {
     std::error_code ignored;
     fs::create_symlink(target, rootfs + "/" + link, ignored);
   }
@@ -104,17 +117,26 @@ std::string Peer::prepare_bundle(const PeerWorkload& w) {
   };
   std::ofstream(bundle + "/config.json")
       << "{\"ociVersion\": \"1.0.2\",\n"
-         " \"process\": {\"terminal\": false, \"user\": {\"uid\": 0, \"gid\": 0}, \"args\": [" << args << "],\n"
-         "   \"env\": [\"PATH=/usr/bin:/bin\"], \"cwd\": \"/var/task\", \"noNewPrivileges\": true,\n"
-         "   \"capabilities\": {\"bounding\": [], \"effective\": [], \"permitted\": [], \"inheritable\": [], \"ambient\": []}},\n"
+         " \"process\": {\"terminal\": false, \"user\": {\"uid\": 0, \"gid\": 0}, \"args\": ["
+      << args
+      << "],\n"
+         "   \"env\": [\"PATH=/usr/bin:/bin\"], \"cwd\": \"/var/task\", \"noNewPrivileges\": "
+         "true,\n"
+         "   \"capabilities\": {\"bounding\": [], \"effective\": [], \"permitted\": [], "
+         "\"inheritable\": [], \"ambient\": []}},\n"
          " \"root\": {\"path\": \"rootfs\", \"readonly\": true},\n"
          " \"hostname\": \"peer\",\n"
          " \"mounts\": [{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"},\n"
-         "   {\"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": [\"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\"]},\n"
-         "   {\"destination\": \"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": [\"nosuid\", \"nodev\", \"size=65536k\"]},\n"
-         "   " << bind("/usr", "/usr") << ",\n   " << bind(w.code_dir, "/var/task") << ",\n   "
-      << bind(runner, "/opt/runner") << "],\n"
-         " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"network\"}, {\"type\": \"ipc\"}, {\"type\": \"uts\"}, {\"type\": \"mount\"}],\n"
+         "   {\"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": "
+         "[\"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\"]},\n"
+         "   {\"destination\": \"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": "
+         "[\"nosuid\", \"nodev\", \"size=65536k\"]},\n"
+         "   "
+      << bind("/usr", "/usr") << ",\n   " << bind(w.code_dir, "/var/task") << ",\n   "
+      << bind(runner, "/opt/runner")
+      << "],\n"
+         " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"network\"}, {\"type\": "
+         "\"ipc\"}, {\"type\": \"uts\"}, {\"type\": \"mount\"}],\n"
          "   \"maskedPaths\": [\"/proc/kcore\", \"/proc/keys\", \"/proc/timer_list\"],\n"
          "   \"readonlyPaths\": [\"/proc/sys\", \"/proc/sysrq-trigger\"]}}\n";
   return bundle;
@@ -127,7 +149,8 @@ bool Peer::available(const PeerWorkload& workload, std::string* reason) {
     std::string line;
     int rc = run_command({"criu", "check"}, "", &line);
     if (rc != 0) {
-      *reason = "criu check fails here (" + (line.empty() ? "exit " + std::to_string(rc) : line) + ")";
+      *reason =
+          "criu check fails here (" + (line.empty() ? "exit " + std::to_string(rc) : line) + ")";
       return false;
     }
     *reason = "criu check passes, but a restore peer is not implemented in sprout-bench";

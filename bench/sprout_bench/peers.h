@@ -47,6 +47,7 @@ std::vector<std::string> all_peer_names();
 
 // Runs argv with `input` on stdin; returns the exit status, stderr's first
 // line in `error_line`.
-int run_command(const std::vector<std::string>& argv, const std::string& input, std::string* error_line);
+int run_command(const std::vector<std::string>& argv, const std::string& input,
+                std::string* error_line);
 
 }  // namespace sprout::bench

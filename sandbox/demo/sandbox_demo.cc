@@ -19,10 +19,11 @@
 namespace {
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: sprout-sandbox-demo [--code DIR] [--memory-mb N] [--pids N] [--timeout-ms N]\n"
-               "                           [--env K=V]... -- PROGRAM [ARGS...]\n"
-               "       sprout-sandbox-demo --dump-seccomp\n");
+  std::fprintf(
+      stderr,
+      "usage: sprout-sandbox-demo [--code DIR] [--memory-mb N] [--pids N] [--timeout-ms N]\n"
+      "                           [--env K=V]... -- PROGRAM [ARGS...]\n"
+      "       sprout-sandbox-demo --dump-seccomp\n");
   return 2;
 }
 
@@ -105,8 +106,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sprout-sandbox-demo: %s\n", outcome.error().message().c_str());
     return 1;
   }
-  std::fprintf(stderr, "sprout-sandbox-demo: %s; wall %.1f ms, cpu %.1f ms, peak memory %.1f MiB (%s)\n",
-               outcome->describe().c_str(), outcome->wall_time_us / 1000.0, outcome->cpu_time_us / 1000.0,
-               outcome->peak_memory_bytes / 1048576.0, (*pool)->layout().describe().c_str());
+  std::fprintf(
+      stderr, "sprout-sandbox-demo: %s; wall %.1f ms, cpu %.1f ms, peak memory %.1f MiB (%s)\n",
+      outcome->describe().c_str(), outcome->wall_time_us / 1000.0, outcome->cpu_time_us / 1000.0,
+      outcome->peak_memory_bytes / 1048576.0, (*pool)->layout().describe().c_str());
   return outcome->kind == sprout::OutcomeKind::kExited ? outcome->exit_code : 1;
 }

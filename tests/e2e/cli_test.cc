@@ -11,8 +11,9 @@ class CliTest : public DaemonTest {};
 TEST_F(CliTest, EverySubcommandWorks) {
   start_daemon();
   const std::string examples = SPROUT_EXAMPLES_DIR;
-  auto deployed = sprout({"deploy", "hello", "--runtime", "python3", "--code", examples + "/python/hello/handler.py",
-                          "--memory-mb", "64", "--timeout-ms", "2000", "--env", "A=1", "--max-concurrency", "4"});
+  auto deployed = sprout({"deploy", "hello", "--runtime", "python3", "--code",
+                          examples + "/python/hello/handler.py", "--memory-mb", "64",
+                          "--timeout-ms", "2000", "--env", "A=1", "--max-concurrency", "4"});
   EXPECT_EQ(deployed.exit_code, 0) << deployed.err;
   EXPECT_EQ(deployed.out, "deployed hello v1 (python3, 193 bytes)\n");
 
@@ -23,14 +24,21 @@ TEST_F(CliTest, EverySubcommandWorks) {
   const std::string payload_file = write_temp_file("payload.json", R"({"name": "file"})");
   auto from_file = sprout({"invoke", "hello", "--payload-file", payload_file, "--json"});
   EXPECT_EQ(from_file.exit_code, 0);
-  EXPECT_EQ(from_file.out.rfind(R"({"status": "OK", "result": {"message": "hello, file"}, "logs": "")", 0), 0u) << from_file.out;
+  EXPECT_EQ(from_file.out.rfind(
+                R"({"status": "OK", "result": {"message": "hello, file"}, "logs": "")", 0),
+            0u)
+      << from_file.out;
   EXPECT_NE(from_file.out.find(R"("metrics": {"queue_us": )"), std::string::npos);
   EXPECT_NE(from_file.out.find(R"("billed_ms": )"), std::string::npos);
 
   auto listed = sprout({"ls"});
   EXPECT_EQ(listed.exit_code, 0);
-  EXPECT_NE(listed.out.find("hello                          1 python3         64       2000"), std::string::npos) << listed.out;
-  EXPECT_NE(sprout({"ls", "--json"}).out.find(R"("name": "hello", "version": 1, "runtime": "python3")"), std::string::npos);
+  EXPECT_NE(listed.out.find("hello                          1 python3         64       2000"),
+            std::string::npos)
+      << listed.out;
+  EXPECT_NE(
+      sprout({"ls", "--json"}).out.find(R"("name": "hello", "version": 1, "runtime": "python3")"),
+      std::string::npos);
 
   auto got = sprout({"get", "hello"});
   EXPECT_EQ(got.exit_code, 0);
@@ -40,7 +48,8 @@ TEST_F(CliTest, EverySubcommandWorks) {
 
   auto stats = sprout({"stats", "hello", "--json"});
   EXPECT_EQ(stats.exit_code, 0);
-  EXPECT_NE(stats.out.find(R"("invocations": 2, "by_status": {"OK": 2})"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find(R"("invocations": 2, "by_status": {"OK": 2})"), std::string::npos)
+      << stats.out;
   EXPECT_NE(sprout({"stats"}).out.find("OK=2"), std::string::npos);
 
   auto health = sprout({"health"});
@@ -51,7 +60,8 @@ TEST_F(CliTest, EverySubcommandWorks) {
   auto removed = sprout({"rm", "hello"});
   EXPECT_EQ(removed.exit_code, 0);
   EXPECT_EQ(removed.out, "deleted hello\n");
-  EXPECT_NE(sprout({"rm", "hello", "--json"}).out.find(R"("status": "NOT_FOUND")"), std::string::npos);
+  EXPECT_NE(sprout({"rm", "hello", "--json"}).out.find(R"("status": "NOT_FOUND")"),
+            std::string::npos);
 }
 
 TEST_F(CliTest, DistinctExitCodesAndReadableErrors) {
@@ -62,14 +72,18 @@ TEST_F(CliTest, DistinctExitCodesAndReadableErrors) {
   EXPECT_EQ(failed.err.rfind("FUNCTION_ERROR: ValueError: nope\n", 0), 0u) << failed.err;
   auto json = sprout({"invoke", "fails", "--json"});
   EXPECT_EQ(json.exit_code, 12);
-  EXPECT_NE(json.out.find(R"("errorType": "ValueError", "errorMessage": "nope", "stackTrace": ["  File \"/var/task/handler.py\", line 2)"),
-            std::string::npos) << json.out;
+  EXPECT_NE(
+      json.out.find(
+          R"("errorType": "ValueError", "errorMessage": "nope", "stackTrace": ["  File \"/var/task/handler.py\", line 2)"),
+      std::string::npos)
+      << json.out;
 
   auto missing = sprout({"invoke", "ghost"});
   EXPECT_EQ(missing.exit_code, 19);  // 10 + NOT_FOUND
   EXPECT_EQ(missing.err, "NOT_FOUND: function 'ghost' not found\n");
 
-  auto bad_name = sprout({"deploy", "bad/name", "--runtime", "python3", "--code", SPROUT_EXAMPLES_DIR "/python/hello/handler.py"});
+  auto bad_name = sprout({"deploy", "bad/name", "--runtime", "python3", "--code",
+                          SPROUT_EXAMPLES_DIR "/python/hello/handler.py"});
   EXPECT_EQ(bad_name.exit_code, 20);  // 10 + INVALID_ARGUMENT
   EXPECT_NE(bad_name.err.find("function name must match"), std::string::npos);
 
@@ -79,7 +93,9 @@ TEST_F(CliTest, DistinctExitCodesAndReadableErrors) {
   const std::string broken = write_temp_file("broken/handler.py", "import no_such_module\n");
   auto init = sprout({"deploy", "broken", "--runtime", "python3", "--code", broken});
   EXPECT_EQ(init.exit_code, 13);  // 10 + INIT_ERROR
-  EXPECT_NE(init.err.find("INIT_ERROR: Runtime.ImportModuleError: Unable to import module 'handler'"), std::string::npos)
+  EXPECT_NE(
+      init.err.find("INIT_ERROR: Runtime.ImportModuleError: Unable to import module 'handler'"),
+      std::string::npos)
       << init.err;
 
   stop_daemon();
@@ -93,17 +109,28 @@ TEST_F(CliTest, DirectoryCodeIsPackedAndNativeAndExecRun) {
   const std::string app = dir_ + "/app";
   write_temp_file("app/pkg/__init__.py", "");
   write_temp_file("app/pkg/words.py", "WORD = 'packed'\n");
-  write_temp_file("app/main.py", "from pkg.words import WORD\ndef handler(event, context):\n    return WORD\n");
-  auto deployed = sprout({"deploy", "dir", "--runtime", "python3", "--code", app, "--handler", "main.handler"});
+  write_temp_file("app/main.py",
+                  "from pkg.words import WORD\ndef handler(event, context):\n    return WORD\n");
+  auto deployed =
+      sprout({"deploy", "dir", "--runtime", "python3", "--code", app, "--handler", "main.handler"});
   EXPECT_EQ(deployed.exit_code, 0) << deployed.err;
   EXPECT_EQ(sprout({"invoke", "dir"}).out, "\"packed\"\n");
 
-  EXPECT_EQ(sprout({"deploy", "cnative", "--runtime", "native", "--code", SPROUT_NATIVE_HELLO_PATH}).exit_code, 0);
+  EXPECT_EQ(sprout({"deploy", "cnative", "--runtime", "native", "--code", SPROUT_NATIVE_HELLO_PATH})
+                .exit_code,
+            0);
   auto native = sprout({"invoke", "cnative", "--payload", "abc"});
-  EXPECT_EQ(native.out, R"({"message":"hello from C","bytes":3,"init":42,"function":"cnative"})" "\n") << native.err;
+  EXPECT_EQ(native.out, R"({"message":"hello from C","bytes":3,"init":42,"function":"cnative"})"
+                        "\n")
+      << native.err;
 
-  EXPECT_EQ(sprout({"deploy", "shell", "--runtime", "exec", "--code", SPROUT_EXAMPLES_DIR "/exec/hello/run.sh"}).exit_code, 0);
-  EXPECT_EQ(sprout({"invoke", "shell", "--payload", "[1]"}).out, R"({"message":"hello from sh","payload":[1]})" "\n");
+  EXPECT_EQ(sprout({"deploy", "shell", "--runtime", "exec", "--code",
+                    SPROUT_EXAMPLES_DIR "/exec/hello/run.sh"})
+                .exit_code,
+            0);
+  EXPECT_EQ(sprout({"invoke", "shell", "--payload", "[1]"}).out,
+            R"({"message":"hello from sh","payload":[1]})"
+            "\n");
 }
 
 }  // namespace

@@ -65,7 +65,8 @@ void DaemonTest::start_daemon(const std::vector<std::string>& flags) {
   if (!ready_line) {
     // Throwing ends the test (gtest reports it) instead of running on
     // without a daemon; TearDown still stops what was started.
-    throw std::runtime_error("sproutd did not get ready: '" + std::string(line) + "'; see " + daemon_log_);
+    throw std::runtime_error("sproutd did not get ready: '" + std::string(line) + "'; see " +
+                             daemon_log_);
   }
 }
 
@@ -128,12 +129,14 @@ std::string DaemonTest::write_temp_file(const std::string& name, const std::stri
   return path;
 }
 
-void DaemonTest::deploy_python(const std::string& name, const std::string& source, const std::vector<std::string>& extra) {
+void DaemonTest::deploy_python(const std::string& name, const std::string& source,
+                               const std::vector<std::string>& extra) {
   const std::string file = write_temp_file("code-" + name + "/handler.py", source);
   std::vector<std::string> args{"deploy", name, "--runtime", "python3", "--code", file};
   args.insert(args.end(), extra.begin(), extra.end());
   auto result = sprout(args);
-  if (result.exit_code != 0) throw std::runtime_error("deploy " + name + " failed: " + result.out + result.err);
+  if (result.exit_code != 0)
+    throw std::runtime_error("deploy " + name + " failed: " + result.out + result.err);
 }
 
 std::vector<pid_t> DaemonTest::daemon_children() {

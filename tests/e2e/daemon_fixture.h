@@ -31,7 +31,8 @@ class DaemonTest : public ::testing::Test {
   std::unique_ptr<Client> connect();
   CommandResult sprout(const std::vector<std::string>& args);
   // Deploys a python3 function from source text; asserts success.
-  void deploy_python(const std::string& name, const std::string& source, const std::vector<std::string>& extra = {});
+  void deploy_python(const std::string& name, const std::string& source,
+                     const std::vector<std::string>& extra = {});
   std::string write_temp_file(const std::string& name, const std::string& contents);
   std::vector<pid_t> daemon_children();
 

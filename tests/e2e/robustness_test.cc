@@ -2,13 +2,12 @@
 // against the real daemon over the real socket.
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
-
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <deque>
@@ -27,7 +26,8 @@ char process_state(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
   auto close_paren = text.rfind(')');
-  return close_paren == std::string::npos || close_paren + 2 >= text.size() ? '?' : text[close_paren + 2];
+  return close_paren == std::string::npos || close_paren + 2 >= text.size() ? '?'
+                                                                            : text[close_paren + 2];
 }
 
 class RobustnessTest : public DaemonTest {
@@ -50,7 +50,8 @@ class RobustnessTest : public DaemonTest {
     uint32_t length;
     if (recv(fd, &length, 4, MSG_WAITALL) != 4) return std::nullopt;
     std::string body(ntohl(length), '\0');
-    if (recv(fd, body.data(), body.size(), MSG_WAITALL) != static_cast<ssize_t>(body.size())) return std::nullopt;
+    if (recv(fd, body.data(), body.size(), MSG_WAITALL) != static_cast<ssize_t>(body.size()))
+      return std::nullopt;
     api::Response response;
     if (!response.ParseFromString(body)) return std::nullopt;
     return response;
@@ -198,13 +199,15 @@ TEST_F(RobustnessTest, ConcurrentDeployAndInvokeOfOneName) {
     uint32_t last_version = 0;
     while (!done) {
       auto response = client->invoke("moving", "{}");
-      if (!response || response->status() != api::OK || response->function_version() < last_version) ++failures;
+      if (!response || response->status() != api::OK || response->function_version() < last_version)
+        ++failures;
       if (response) last_version = response->function_version();
       ++calls;
     }
   });
   for (int version = 2; version <= 5; ++version) {
-    deploy_python("moving", "def handler(event, context):\n    return " + std::to_string(version) + "\n");
+    deploy_python("moving",
+                  "def handler(event, context):\n    return " + std::to_string(version) + "\n");
   }
   done = true;
   invoker.join();
@@ -227,13 +230,16 @@ TEST_F(RobustnessTest, ThousandInvocationsAtConcurrencyFiftyLoseNothing) {
       std::deque<std::pair<int, std::future<ClientResult<api::InvokeResponse>>>> window;
       for (int i = 0; i < kPerConnection; ++i) {
         const int n = c * kPerConnection + i;
-        window.emplace_back(n, client->invoke_async("counter", R"({"n": )" + std::to_string(n) + "}"));
+        window.emplace_back(n,
+                            client->invoke_async("counter", R"({"n": )" + std::to_string(n) + "}"));
         // 5 connections x 10 pipelined = 50 invocations in flight.
-        while (window.size() >= kInFlightPerConnection || (i == kPerConnection - 1 && !window.empty())) {
+        while (window.size() >= kInFlightPerConnection ||
+               (i == kPerConnection - 1 && !window.empty())) {
           auto [expected, future] = std::move(window.front());
           window.pop_front();
           auto response = future.get();
-          if (response && response->status() == api::OK && response->result() == std::to_string(expected * 2)) {
+          if (response && response->status() == api::OK &&
+              response->result() == std::to_string(expected * 2)) {
             ++ok;
           } else {
             ++wrong;
@@ -296,7 +302,8 @@ TEST_F(RobustnessTest, MalformedConfigFileIsAClearError) {
   if (pid == 0) {
     int null_fd = open("/dev/null", O_WRONLY);
     dup2(null_fd, STDERR_FILENO);
-    execl(SPROUTD_PATH, "sproutd", "--config", config.c_str(), "--socket", socket_.c_str(), nullptr);
+    execl(SPROUTD_PATH, "sproutd", "--config", config.c_str(), "--socket", socket_.c_str(),
+          nullptr);
     _exit(127);
   }
   waitpid(pid, &status, 0);
@@ -327,7 +334,8 @@ TEST_F(RobustnessTest, PeersNotAllowedBySoPeercredAreRefused) {
     uint32_t length = htonl(static_cast<uint32_t>(body.size()));
     [[maybe_unused]] auto sent = write(fd, &length, 4) + write(fd, body.data(), body.size());
     auto response = read_response(fd);
-    std::string text = response ? api::Status_Name(response->status()) + ": " + response->error() : "no answer";
+    std::string text =
+        response ? api::Status_Name(response->status()) + ": " + response->error() : "no answer";
     [[maybe_unused]] auto n = write(report[1], text.data(), text.size());
     _exit(0);
   }
@@ -351,7 +359,8 @@ namespace {
 
 TEST_F(RobustnessTest, PreforkPoolFollowsDemandSoABurstDoesNotPayTheFork) {
   start_daemon();
-  deploy_python("bursty", "import time\ndef handler(event, context):\n    time.sleep(0.2)\n    return 1\n",
+  deploy_python("bursty",
+                "import time\ndef handler(event, context):\n    time.sleep(0.2)\n    return 1\n",
                 {"--prefork-min", "0", "--prefork-max", "4", "--max-concurrency", "8"});
   auto client = connect();
   auto idle = [&] { return client->get("bursty")->function().idle_sandboxes(); };

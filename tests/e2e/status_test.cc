@@ -81,7 +81,8 @@ TEST_F(StatusTest, EveryFailureIsDistinguishable) {
 
 TEST_F(StatusTest, BurstBeyondConcurrencyAndQueueIsThrottled) {
   start_daemon({"--max-queue", "2", "--queue-timeout-ms", "300"});
-  deploy_python("slow", "import time\ndef handler(event, context):\n    time.sleep(1)\n    return 1\n",
+  deploy_python("slow",
+                "import time\ndef handler(event, context):\n    time.sleep(1)\n    return 1\n",
                 {"--max-concurrency", "1", "--no-prefork"});
   auto client = connect();
   std::vector<std::future<ClientResult<api::InvokeResponse>>> calls;
@@ -98,7 +99,9 @@ TEST_F(StatusTest, BurstBeyondConcurrencyAndQueueIsThrottled) {
 
 TEST_F(StatusTest, DrainingDaemonFinishesWorkAndRefusesNewCalls) {
   start_daemon();
-  deploy_python("slow", "import time\ndef handler(event, context):\n    time.sleep(0.8)\n    return 'finished'\n");
+  deploy_python(
+      "slow",
+      "import time\ndef handler(event, context):\n    time.sleep(0.8)\n    return 'finished'\n");
   auto client = connect();
   auto running = client->invoke_async("slow", "{}");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));

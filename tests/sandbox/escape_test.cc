@@ -2,14 +2,13 @@
 // thing and asserts that it fails, and also that a harmless neighbouring
 // operation works, so that no test passes merely because everything broke.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <filesystem>
 #include <fstream>
@@ -81,7 +80,8 @@ TEST_F(EscapeTest, CannotWriteRootRuntimeOrCode) {
 }
 
 TEST_F(EscapeTest, DangerousSyscallsAreDenied) {
-  for (const char* call : {"mount", "ptrace", "unshare", "clone-newns", "setns", "keyctl", "bpf", "perf_event_open"}) {
+  for (const char* call :
+       {"mount", "ptrace", "unshare", "clone-newns", "setns", "keyctl", "bpf", "perf_event_open"}) {
     auto run = run_probe({"syscall", call});
     expect_exited_ok(run);
     EXPECT_EQ(run.output, "err EPERM") << call;

@@ -43,7 +43,8 @@ TEST_F(LimitsTest, ForkBombIsStoppedByThePidsLimit) {
 }
 
 TEST_F(LimitsTest, MemoryHogIsKilledAsOutOfMemory) {
-  if (!pool_->layout().memory) GTEST_SKIP() << "no memory controller: " << pool_->layout().describe();
+  if (!pool_->layout().memory)
+    GTEST_SKIP() << "no memory controller: " << pool_->layout().describe();
   auto limit = [](sandbox::SandboxSpec& spec) { spec.set_memory_limit_bytes(64ull << 20); };
   auto run = run_probe({"memory-hog", "512"}, limit);
   ASSERT_TRUE(run.outcome.has_value()) << run.outcome.error().message();
@@ -67,10 +68,12 @@ TEST_F(LimitsTest, CpuSpinIsKilledAtItsDeadline) {
   ASSERT_TRUE(run.outcome.has_value()) << run.outcome.error().message();
   EXPECT_EQ(run.outcome->kind, OutcomeKind::kDeadlineExceeded) << run.outcome->describe();
   EXPECT_GE(run.outcome->wall_time_us, 1000000u);
-  EXPECT_GT(run.outcome->cpu_time_us, 0u) << "the spin burnt CPU and it was measured: " << run.outcome->describe();
+  EXPECT_GT(run.outcome->cpu_time_us, 0u)
+      << "the spin burnt CPU and it was measured: " << run.outcome->describe();
   // Neighbour: a quick run under a deadline ends on its own. (Not 300 ms
   // again: on a loaded machine the spawn alone may take a good part of that.)
-  auto quick = run_probe({"exit", "7"}, [](sandbox::SandboxSpec& spec) { spec.set_deadline_ms(5000); });
+  auto quick =
+      run_probe({"exit", "7"}, [](sandbox::SandboxSpec& spec) { spec.set_deadline_ms(5000); });
   ASSERT_TRUE(quick.outcome.has_value());
   EXPECT_EQ(quick.outcome->kind, OutcomeKind::kExited);
   EXPECT_EQ(quick.outcome->exit_code, 7);
@@ -91,13 +94,16 @@ TEST_F(LimitsTest, DaemonIsRunningWhileTheSandboxLives) {
   const std::string marker = "sprout-daemon-alive-" + std::to_string(getpid());
   int pipe_fds[2];
   ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
-  auto sandbox = spawn_probe({}, [&marker](sandbox::SandboxSpec& spec) {
-    spec.clear_argv();
-    spec.add_argv("/usr/bin/sh");
-    spec.add_argv("-c");
-    spec.add_argv("/var/task/sandbox_probe daemonize \"$0\"; sleep 5");
-    spec.add_argv(marker);
-  }, pipe_fds[1]);
+  auto sandbox = spawn_probe(
+      {},
+      [&marker](sandbox::SandboxSpec& spec) {
+        spec.clear_argv();
+        spec.add_argv("/usr/bin/sh");
+        spec.add_argv("-c");
+        spec.add_argv("/var/task/sandbox_probe daemonize \"$0\"; sleep 5");
+        spec.add_argv(marker);
+      },
+      pipe_fds[1]);
   close(pipe_fds[1]);
   ASSERT_TRUE(sandbox.has_value()) << sandbox.error().message();
   bool seen = false;

@@ -29,8 +29,8 @@ void SandboxTest::TearDown() {
   if (!work_dir_.empty()) std::filesystem::remove_all(work_dir_);
 }
 
-Result<Sandbox> SandboxTest::spawn_probe(const std::vector<std::string>& args, const SpecTweak& tweak,
-                                         int stdout_fd) {
+Result<Sandbox> SandboxTest::spawn_probe(const std::vector<std::string>& args,
+                                         const SpecTweak& tweak, int stdout_fd) {
   sandbox::SandboxSpec spec;
   spec.set_code_dir(code_dir_);
   spec.add_argv("/var/task/sandbox_probe");

@@ -30,7 +30,8 @@ class SandboxTest : public ::testing::Test {
 
   ProbeRun run_probe(const std::vector<std::string>& args, const SpecTweak& tweak = {});
   // Spawn only; the caller waits.
-  Result<Sandbox> spawn_probe(const std::vector<std::string>& args, const SpecTweak& tweak, int stdout_fd);
+  Result<Sandbox> spawn_probe(const std::vector<std::string>& args, const SpecTweak& tweak,
+                              int stdout_fd);
 
   std::string work_dir_;  // /tmp/sprout-test-XXXXXX (mode 0755)
   std::string code_dir_;  // work_dir_/code, holds sandbox_probe

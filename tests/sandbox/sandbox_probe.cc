@@ -69,12 +69,14 @@ int loopback_echo() {
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof address;
-  if (bind(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || listen(server, 1) != 0 ||
+  if (bind(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      listen(server, 1) != 0 ||
       getsockname(server, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     return report(-1);
   }
   int client = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return report(-1);
+  if (connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    return report(-1);
   int accepted = accept(server, nullptr, nullptr);
   char byte = 'x';
   if (write(client, &byte, 1) != 1 || read(accepted, &byte, 1) != 1) return report(-1);
@@ -119,7 +121,8 @@ int attempt_syscall(const std::string& name) {
     int fd = open("/proc/self/ns/net", O_RDONLY);
     return report(setns(fd, CLONE_NEWNET));
   }
-  if (name == "keyctl") return report(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0));
+  if (name == "keyctl")
+    return report(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0));
   if (name == "bpf") {
     bpf_attr attr{};
     attr.map_type = BPF_MAP_TYPE_ARRAY;
@@ -164,7 +167,8 @@ int fork_bomb() {
 
 int memory_hog(long megabytes) {
   for (long i = 0; i < megabytes; ++i) {
-    char* chunk = static_cast<char*>(mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    char* chunk = static_cast<char*>(
+        mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (chunk == MAP_FAILED) return report(-1);
     memset(chunk, 1, 1 << 20);
   }
@@ -211,7 +215,8 @@ int abstract_connect(const char* name) {
   address.sun_family = AF_UNIX;
   size_t length = strlen(name);
   memcpy(address.sun_path + 1, name, length);
-  return report(connect(fd, reinterpret_cast<sockaddr*>(&address), offsetof(sockaddr_un, sun_path) + 1 + length));
+  return report(connect(fd, reinterpret_cast<sockaddr*>(&address),
+                        offsetof(sockaddr_un, sun_path) + 1 + length));
 }
 
 int abstract_self() {
@@ -220,7 +225,8 @@ int abstract_self() {
   address.sun_family = AF_UNIX;
   memcpy(address.sun_path + 1, "probe-self", 10);
   socklen_t length = offsetof(sockaddr_un, sun_path) + 11;
-  if (bind(server, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(server, 1) != 0) return report(-1);
+  if (bind(server, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(server, 1) != 0)
+    return report(-1);
   int client = socket(AF_UNIX, SOCK_STREAM, 0);
   return report(connect(client, reinterpret_cast<sockaddr*>(&address), length));
 }
@@ -232,11 +238,13 @@ int credentials() {
   char line[256];
   std::string out = "ok";
   while (fgets(line, sizeof line, status)) {
-    for (const char* key : {"Uid:", "CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:", "NoNewPrivs:", "Seccomp:"}) {
+    for (const char* key : {"Uid:", "CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:",
+                            "NoNewPrivs:", "Seccomp:"}) {
       if (strncmp(line, key, strlen(key)) == 0) {
         std::string text = line;
         text.erase(text.find_last_not_of("\n") + 1);
-        for (auto& c : text) if (c == '\t') c = ' ';
+        for (auto& c : text)
+          if (c == '\t') c = ' ';
         out += " [" + text + "]";
       }
     }
@@ -264,7 +272,8 @@ int main(int argc, char** argv) {
   if (command == "memory-hog") return memory_hog(atol(arg));
   if (command == "spin") return spin();
   if (command == "daemonize") return daemonize(arg);
-  if (command == "sleep-forever") for (;;) pause();
+  if (command == "sleep-forever")
+    for (;;) pause();
   if (command == "sleep-ms") return usleep(atoi(arg) * 1000), report(0);
   if (command == "hostname") return hostname();
   if (command == "sysv-lookup") return sysv_lookup(atol(arg));

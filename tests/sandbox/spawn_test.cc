@@ -1,13 +1,13 @@
 // The spawn path itself: errors that name the step, descriptors, an
 // unprivileged spawner, and nothing left behind.
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <grp.h>
 
 #include "tests/sandbox/sandbox_fixture.h"
 
@@ -27,9 +27,11 @@ TEST_F(SpawnTest, OnlyTheNamedDescriptorsSurvive) {
 }
 
 TEST_F(SpawnTest, MissingCodeDirectoryNamesTheMountStep) {
-  auto run = run_probe({"exit", "0"}, [](sandbox::SandboxSpec& spec) { spec.set_code_dir("/nonexistent/code"); });
+  auto run = run_probe({"exit", "0"},
+                       [](sandbox::SandboxSpec& spec) { spec.set_code_dir("/nonexistent/code"); });
   ASSERT_FALSE(run.outcome.has_value());
-  EXPECT_EQ(run.outcome.error().message().rfind("bind /nonexistent/code on /var/task: ENOENT", 0), 0u)
+  EXPECT_EQ(run.outcome.error().message().rfind("bind /nonexistent/code on /var/task: ENOENT", 0),
+            0u)
       << run.outcome.error().message();
 }
 
@@ -90,7 +92,9 @@ TEST_F(SpawnTest, UnprivilegedSpawnerMapsItsOwnUid) {
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(20);
+    if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+        setresuid(65534, 65534, 65534) != 0)
+      _exit(20);
     // As after the exec that starts a real snapshot agent.
     prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     sandbox::SandboxSpec spec;
@@ -118,7 +122,8 @@ TEST_F(SpawnTest, UnprivilegedSpawnerMapsItsOwnUid) {
 TEST_F(SpawnTest, NothingIsLeftBehind) {
   auto layout = pool_->layout();
   std::vector<std::string> parents;
-  for (const auto& tree : layout.trees) parents.push_back(tree.own_dir + "/sprout-test-" + std::to_string(getpid()));
+  for (const auto& tree : layout.trees)
+    parents.push_back(tree.own_dir + "/sprout-test-" + std::to_string(getpid()));
   for (const auto& dir : parents) EXPECT_TRUE(std::filesystem::exists(dir)) << dir;
   auto run = run_probe({"exit", "0"});
   ASSERT_TRUE(run.outcome.has_value());
@@ -127,7 +132,8 @@ TEST_F(SpawnTest, NothingIsLeftBehind) {
   // No mount of ours reached the host's mount table.
   std::ifstream mounts("/proc/self/mounts");
   std::string line;
-  while (std::getline(mounts, line)) EXPECT_EQ(line.find("sprout-staging"), std::string::npos) << line;
+  while (std::getline(mounts, line))
+    EXPECT_EQ(line.find("sprout-staging"), std::string::npos) << line;
 }
 
 }  // namespace

@@ -38,14 +38,16 @@ std::unique_ptr<FunctionSnapshot> fake_snapshot(pid_t victim) {
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   FunctionDefinition definition;
   definition.name = "victimizer";
-  return std::make_unique<FunctionSnapshot>(definition, pid, UniqueFd(pidfd), UniqueFd(pair[0]), nullptr);
+  return std::make_unique<FunctionSnapshot>(definition, pid, UniqueFd(pidfd), UniqueFd(pair[0]),
+                                            nullptr);
 }
 
 TEST(HijackedSnapshot, PidfdOfAProcessThatIsNotOurChildIsRefused) {
   auto snapshot = fake_snapshot(getpid());  // "please kill sproutd"
   auto result = snapshot->invoke({.payload = "{}", .timeout_ms = 100});
   ASSERT_FALSE(result.has_value());
-  EXPECT_NE(result.error().message().find("is not a child of sproutd"), std::string::npos) << result.error().message();
+  EXPECT_NE(result.error().message().find("is not a child of sproutd"), std::string::npos)
+      << result.error().message();
   bool dead = false;
   for (int i = 0; i < 100 && !dead; ++i) {
     dead = !snapshot->alive();

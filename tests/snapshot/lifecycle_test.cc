@@ -25,7 +25,8 @@ TEST_F(LifecycleTest, NativeExampleRunsItsInitOnceAndAnswers) {
   ASSERT_TRUE(snapshot);
   auto result = invoke(*snapshot, "12345");
   EXPECT_EQ(result.status, InvocationStatus::kOk) << result.detail;
-  EXPECT_EQ(result.result, R"({"message":"hello from C","bytes":5,"init":42,"function":"hello-native"})");
+  EXPECT_EQ(result.result,
+            R"({"message":"hello from C","bytes":5,"init":42,"function":"hello-native"})");
 }
 
 TEST_F(LifecycleTest, NativeMissingSymbolIsAnInitError) {
@@ -95,8 +96,10 @@ TEST_F(LifecycleTest, PreforkedSandboxesServeFirst) {
 }
 
 TEST_F(LifecycleTest, KilledSnapshotGivesAClearErrorAndLeavesNothing) {
-  auto snapshot = load_ok(python_function(
-      "import time\ndef h(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 'ok'\n", "fn.h"));
+  auto snapshot =
+      load_ok(python_function("import time\ndef h(event, context):\n    "
+                              "time.sleep(event.get('sleep', 0))\n    return 'ok'\n",
+                              "fn.h"));
   ASSERT_TRUE(snapshot);
   // An invocation in flight when the snapshot dies runs in its own sandbox,
   // a child of ours, not of the snapshot: it finishes.
@@ -111,7 +114,8 @@ TEST_F(LifecycleTest, KilledSnapshotGivesAClearErrorAndLeavesNothing) {
   EXPECT_FALSE(snapshot->alive());
   auto next = snapshot->invoke({.payload = "{}"});
   ASSERT_FALSE(next.has_value());
-  EXPECT_NE(next.error().message().find("function snapshot test-fn@7 killed by signal KILL"), std::string::npos)
+  EXPECT_NE(next.error().message().find("function snapshot test-fn@7 killed by signal KILL"),
+            std::string::npos)
       << next.error().message();
   auto fresh = load_ok(python_function("def h(event, context):\n    return 'again'\n", "fn.h"));
   ASSERT_TRUE(fresh);
@@ -132,7 +136,8 @@ TEST_F(LifecycleTest, DeadZygoteIsReportedOnLoad) {
   EXPECT_FALSE(python.alive());
   auto loaded = python.load(python_function("def h(e, c):\n    return 1\n", "fn.h"), pool_.get());
   ASSERT_FALSE(loaded.has_value());
-  EXPECT_NE(loaded.error().message().find("runtime zygote python3 died: killed by signal KILL"), std::string::npos)
+  EXPECT_NE(loaded.error().message().find("runtime zygote python3 died: killed by signal KILL"),
+            std::string::npos)
       << loaded.error().message();
 }
 

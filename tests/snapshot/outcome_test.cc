@@ -3,9 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -17,12 +16,12 @@ namespace {
 class OutcomeTest : public SnapshotTest {};
 
 TEST_F(OutcomeTest, SlowHandlerTimesOut) {
-  auto snapshot = load_ok(python_function(
-      "import time\n"
-      "def h(event, context):\n"
-      "    time.sleep(event['sleep'])\n"
-      "    return 'done'\n",
-      "fn.h"));
+  auto snapshot =
+      load_ok(python_function("import time\n"
+                              "def h(event, context):\n"
+                              "    time.sleep(event['sleep'])\n"
+                              "    return 'done'\n",
+                              "fn.h"));
   ASSERT_TRUE(snapshot);
   auto slow = invoke(*snapshot, R"({"sleep": 5})", 300);
   EXPECT_EQ(slow.status, InvocationStatus::kTimeout) << slow.detail;
@@ -50,11 +49,11 @@ TEST_F(OutcomeTest, AllocationPastTheLimitIsOutOfMemory) {
 }
 
 TEST_F(OutcomeTest, SegfaultIsACrashWithItsSignal) {
-  auto snapshot = load_ok(python_function(
-      "import ctypes\n"
-      "def h(event, context):\n"
-      "    ctypes.string_at(0)\n",
-      "fn.h"));
+  auto snapshot =
+      load_ok(python_function("import ctypes\n"
+                              "def h(event, context):\n"
+                              "    ctypes.string_at(0)\n",
+                              "fn.h"));
   ASSERT_TRUE(snapshot);
   auto result = invoke(*snapshot, "{}");
   EXPECT_EQ(result.status, InvocationStatus::kCrashed);
@@ -62,7 +61,8 @@ TEST_F(OutcomeTest, SegfaultIsACrashWithItsSignal) {
 }
 
 TEST_F(OutcomeTest, ExitWithoutAnsweringIsACrash) {
-  auto snapshot = load_ok(python_function("import os\ndef h(event, context):\n    os._exit(3)\n", "fn.h"));
+  auto snapshot =
+      load_ok(python_function("import os\ndef h(event, context):\n    os._exit(3)\n", "fn.h"));
   ASSERT_TRUE(snapshot);
   auto result = invoke(*snapshot, "{}");
   EXPECT_EQ(result.status, InvocationStatus::kCrashed);
@@ -70,13 +70,13 @@ TEST_F(OutcomeTest, ExitWithoutAnsweringIsACrash) {
 }
 
 TEST_F(OutcomeTest, KernelModuleLoadIsASeccompViolationNamingTheCall) {
-  auto snapshot = load_ok(python_function(
-      "import ctypes\n"
-      "libc = ctypes.CDLL(None, use_errno=True)\n"
-      "def h(event, context):\n"
-      "    libc.syscall(313, 0, b'', 0)  # finit_module\n"
-      "    return 'still here'\n",
-      "fn.h"));
+  auto snapshot =
+      load_ok(python_function("import ctypes\n"
+                              "libc = ctypes.CDLL(None, use_errno=True)\n"
+                              "def h(event, context):\n"
+                              "    libc.syscall(313, 0, b'', 0)  # finit_module\n"
+                              "    return 'still here'\n",
+                              "fn.h"));
   ASSERT_TRUE(snapshot);
   auto result = invoke(*snapshot, "{}");
   EXPECT_EQ(result.status, InvocationStatus::kSeccompViolation) << result.detail;
@@ -137,11 +137,13 @@ TEST_F(OutcomeTest, EscapesFromPythonFail) {
   close(listener);
   std::remove(secret.c_str());
   ASSERT_EQ(result.status, InvocationStatus::kOk) << result.detail << "\n" << result.logs;
-  for (const char* expected : {R"("read_secret": "ENOENT")", R"("read_code": "ok")", R"("host_port": "ECONNREFUSED")",
-                               R"("own_loopback": "ok")", R"("write_usr": "EROFS")", R"("write_task": "EROFS")",
-                               R"("write_tmp": "ok")", R"("unshare": "EPERM")", R"("mount": "EPERM")",
-                               R"("ptrace": "EPERM")", R"("processes": [1])", R"("uid": 0)"}) {
-    EXPECT_NE(result.result.find(expected), std::string::npos) << expected << " in " << result.result;
+  for (const char* expected :
+       {R"("read_secret": "ENOENT")", R"("read_code": "ok")", R"("host_port": "ECONNREFUSED")",
+        R"("own_loopback": "ok")", R"("write_usr": "EROFS")", R"("write_task": "EROFS")",
+        R"("write_tmp": "ok")", R"("unshare": "EPERM")", R"("mount": "EPERM")",
+        R"("ptrace": "EPERM")", R"("processes": [1])", R"("uid": 0)"}) {
+    EXPECT_NE(result.result.find(expected), std::string::npos)
+        << expected << " in " << result.result;
   }
 }
 
@@ -157,19 +159,23 @@ TEST_F(OutcomeTest, InitCodeSeesOnlyTheSnapshotsOwnRoot) {
   const std::string marker = "/sprout-snapshot-marker-" + std::to_string(getpid());
   std::ofstream(marker) << "host";
   chmod(marker.c_str(), 0644);
-  auto snapshot = load_ok(python_function(
-      "import os\n"
-      "SEEN = os.path.exists(" + std::string("'") + marker + "')\n"
-      "ROOT = sorted(os.listdir('/'))\n"
-      "CACHE = os.path.exists('/etc/ld.so.cache')\n"
-      "def h(event, context):\n"
-      "    return {'seen': SEEN, 'root': ROOT, 'cache': CACHE}\n",
-      "fn.h"));
+  auto snapshot =
+      load_ok(python_function("import os\n"
+                              "SEEN = os.path.exists(" +
+                                  std::string("'") + marker +
+                                  "')\n"
+                                  "ROOT = sorted(os.listdir('/'))\n"
+                                  "CACHE = os.path.exists('/etc/ld.so.cache')\n"
+                                  "def h(event, context):\n"
+                                  "    return {'seen': SEEN, 'root': ROOT, 'cache': CACHE}\n",
+                              "fn.h"));
   std::remove(marker.c_str());
   ASSERT_TRUE(snapshot);
   auto result = invoke(*snapshot, "{}");
   ASSERT_EQ(result.status, InvocationStatus::kOk) << result.detail;
-  EXPECT_EQ(result.result, R"({"seen": false, "root": ["bin", "dev", "etc", "lib", "lib64", "proc", "sbin", "tmp", "usr", "var"], "cache": true})");
+  EXPECT_EQ(
+      result.result,
+      R"({"seen": false, "root": ["bin", "dev", "etc", "lib", "lib64", "proc", "sbin", "tmp", "usr", "var"], "cache": true})");
 }
 
 }  // namespace

@@ -10,7 +10,8 @@ namespace {
 class PythonRuntimeTest : public SnapshotTest {};
 
 TEST_F(PythonRuntimeTest, HelloExampleAnswers) {
-  auto def = python_function(read_file(SPROUT_EXAMPLES_DIR "/python/hello/handler.py"), "handler.handler", "handler.py");
+  auto def = python_function(read_file(SPROUT_EXAMPLES_DIR "/python/hello/handler.py"),
+                             "handler.handler", "handler.py");
   auto snapshot = load_ok(def);
   ASSERT_TRUE(snapshot);
   auto result = invoke(*snapshot, R"({"name": "sprout"})");
@@ -21,21 +22,24 @@ TEST_F(PythonRuntimeTest, HelloExampleAnswers) {
 }
 
 TEST_F(PythonRuntimeTest, UnmodifiedLambdaHandlerSeesEveryContextField) {
-  auto def = python_function(read_file(SPROUT_EXAMPLES_DIR "/python/lambda-context/lambda_function.py"),
-                             "lambda_function.lambda_handler", "lambda_function.py");
+  auto def =
+      python_function(read_file(SPROUT_EXAMPLES_DIR "/python/lambda-context/lambda_function.py"),
+                      "lambda_function.lambda_handler", "lambda_function.py");
   def.sandbox.add_env("GREETING=hi");
   auto snapshot = load_ok(def);
   ASSERT_TRUE(snapshot);
-  auto result = snapshot->invoke({.request_id = "req-123", .payload = R"({"k": [1, 2]})", .timeout_ms = 2000});
+  auto result = snapshot->invoke(
+      {.request_id = "req-123", .payload = R"({"k": [1, 2]})", .timeout_ms = 2000});
   ASSERT_TRUE(result.has_value()) << result.error().message();
   ASSERT_EQ(result->status, InvocationStatus::kOk) << result->detail << "\n" << result->logs;
   const std::string& body = result->result;
-  for (const char* expected : {R"("function_name": "test-fn")", R"("function_version": "7")",
-                               R"("invoked_function_arn": "arn:sprout:lambda:local:000000000000:function:test-fn:7")",
-                               R"("memory_limit_in_mb": 128)", R"("aws_request_id": "req-123")",
-                               R"("log_group_name": "/sprout/test-fn")", R"("log_stream_name": "7/req-123")",
-                               R"("event": {"k": [1, 2]})", R"("task_root": "/var/task")",
-                               R"("env_greeting": "hi")", R"("calls_seen": 1)"}) {
+  for (const char* expected :
+       {R"("function_name": "test-fn")", R"("function_version": "7")",
+        R"("invoked_function_arn": "arn:sprout:lambda:local:000000000000:function:test-fn:7")",
+        R"("memory_limit_in_mb": 128)", R"("aws_request_id": "req-123")",
+        R"("log_group_name": "/sprout/test-fn")", R"("log_stream_name": "7/req-123")",
+        R"("event": {"k": [1, 2]})", R"("task_root": "/var/task")", R"("env_greeting": "hi")",
+        R"("calls_seen": 1)"}) {
     EXPECT_NE(body.find(expected), std::string::npos) << expected << " in " << body;
   }
   // get_remaining_time_in_millis() counts down from the timeout during the call.
@@ -49,21 +53,23 @@ TEST_F(PythonRuntimeTest, UnmodifiedLambdaHandlerSeesEveryContextField) {
 }
 
 TEST_F(PythonRuntimeTest, UncaughtExceptionBecomesFunctionErrorAsLambdaReportsIt) {
-  auto snapshot = load_ok(python_function(
-      "def fail(event, context):\n"
-      "    helper()\n"
-      "def helper():\n"
-      "    raise ValueError('bad input: %s' % 42)\n",
-      "fn.fail"));
+  auto snapshot =
+      load_ok(python_function("def fail(event, context):\n"
+                              "    helper()\n"
+                              "def helper():\n"
+                              "    raise ValueError('bad input: %s' % 42)\n",
+                              "fn.fail"));
   ASSERT_TRUE(snapshot);
   auto result = invoke(*snapshot, "{}");
   EXPECT_EQ(result.status, InvocationStatus::kFunctionError);
   EXPECT_EQ(result.error_type, "ValueError");
   EXPECT_EQ(result.error_message, "bad input: 42");
   ASSERT_EQ(result.stack_trace.size(), 2u);
-  EXPECT_NE(result.stack_trace[0].find("File \"/var/task/fn.py\", line 2, in fail"), std::string::npos)
+  EXPECT_NE(result.stack_trace[0].find("File \"/var/task/fn.py\", line 2, in fail"),
+            std::string::npos)
       << result.stack_trace[0];
-  EXPECT_NE(result.stack_trace[1].find("line 4, in helper"), std::string::npos) << result.stack_trace[1];
+  EXPECT_NE(result.stack_trace[1].find("line 4, in helper"), std::string::npos)
+      << result.stack_trace[1];
 }
 
 TEST_F(PythonRuntimeTest, NonJsonPayloadArrivesAsBytes) {
@@ -78,10 +84,10 @@ TEST_F(PythonRuntimeTest, NonJsonPayloadArrivesAsBytes) {
 }
 
 TEST_F(PythonRuntimeTest, MultiMegabytePayloadAndResult) {
-  auto snapshot = load_ok(python_function(
-      "def h(event, context):\n"
-      "    return {'echo': event['blob'], 'length': len(event['blob'])}\n",
-      "fn.h"));
+  auto snapshot =
+      load_ok(python_function("def h(event, context):\n"
+                              "    return {'echo': event['blob'], 'length': len(event['blob'])}\n",
+                              "fn.h"));
   ASSERT_TRUE(snapshot);
   const std::string blob(4 * 1024 * 1024, 'x');
   auto result = invoke(*snapshot, R"({"blob": ")" + blob + R"("})");
@@ -91,27 +97,28 @@ TEST_F(PythonRuntimeTest, MultiMegabytePayloadAndResult) {
 }
 
 TEST_F(PythonRuntimeTest, UnicodeRoundTrips) {
-  auto snapshot = load_ok(python_function(
-      "def h(event, context):\n"
-      "    s = event['s']\n"
-      "    return {'upper': s.upper(), 'chars': len(s)}\n",
-      "fn.h"));
+  auto snapshot =
+      load_ok(python_function("def h(event, context):\n"
+                              "    s = event['s']\n"
+                              "    return {'upper': s.upper(), 'chars': len(s)}\n",
+                              "fn.h"));
   ASSERT_TRUE(snapshot);
-  auto result = invoke(*snapshot, "{\"s\": \"h\xc3\xa9llo \xe2\x9c\x93 \xe6\x97\xa5\xe6\x9c\xac\"}");
+  auto result =
+      invoke(*snapshot, "{\"s\": \"h\xc3\xa9llo \xe2\x9c\x93 \xe6\x97\xa5\xe6\x9c\xac\"}");
   ASSERT_EQ(result.status, InvocationStatus::kOk) << result.detail;
   EXPECT_EQ(result.result, R"({"upper": "H\u00c9LLO \u2713 \u65e5\u672c", "chars": 10})");
 }
 
 TEST_F(PythonRuntimeTest, InitRunsOncePerSnapshotAndInvocationsShareNothing) {
-  auto loaded = load(python_function(
-      "import time\n"
-      "print('init ran')\n"
-      "LOADED_AT = time.monotonic_ns()\n"
-      "STATE = {'calls': 0}\n"
-      "def h(event, context):\n"
-      "    STATE['calls'] += 1\n"
-      "    return {'loaded_at': LOADED_AT, 'calls': STATE['calls']}\n",
-      "fn.h"));
+  auto loaded =
+      load(python_function("import time\n"
+                           "print('init ran')\n"
+                           "LOADED_AT = time.monotonic_ns()\n"
+                           "STATE = {'calls': 0}\n"
+                           "def h(event, context):\n"
+                           "    STATE['calls'] += 1\n"
+                           "    return {'loaded_at': LOADED_AT, 'calls': STATE['calls']}\n",
+                           "fn.h"));
   ASSERT_TRUE(loaded.snapshot);
   EXPECT_EQ(loaded.init_logs, "init ran\n");
   std::string first;
@@ -128,12 +135,12 @@ TEST_F(PythonRuntimeTest, InitRunsOncePerSnapshotAndInvocationsShareNothing) {
 }
 
 TEST_F(PythonRuntimeTest, EachCloneDrawsItsOwnRandomNumbers) {
-  auto snapshot = load_ok(python_function(
-      "import random\n"
-      "random.seed(1234)  # a snapshot-wide state that clones must not share\n"
-      "def h(event, context):\n"
-      "    return random.random()\n",
-      "fn.h"));
+  auto snapshot = load_ok(
+      python_function("import random\n"
+                      "random.seed(1234)  # a snapshot-wide state that clones must not share\n"
+                      "def h(event, context):\n"
+                      "    return random.random()\n",
+                      "fn.h"));
   ASSERT_TRUE(snapshot);
   auto a = invoke(*snapshot, "{}");
   auto b = invoke(*snapshot, "{}");
@@ -147,19 +154,26 @@ TEST_F(PythonRuntimeTest, InitErrorsAreClear) {
     std::string source, handler, type, message_part;
   };
   const Case cases[] = {
-      {"def h(event, context)\n    return 1\n", "fn.h", "Runtime.UserCodeSyntaxError", "Syntax error in module 'fn'"},
-      {"def h(event, context):\n    return 1\n", "fn.missing", "Runtime.HandlerNotFound", "Handler 'missing' missing on module 'fn'"},
-      {"def h(event, context):\n    return 1\n", "nomodule.h", "Runtime.ImportModuleError", "No module named 'nomodule'"},
-      {"def h(event, context):\n    return 1\n", "nodot", "Runtime.MalformedHandlerName", "expected module.function"},
-      {"import json\nraise RuntimeError('config missing')\n", "fn.h", "RuntimeError", "config missing"},
-      {"import no_such_dependency\n", "fn.h", "Runtime.ImportModuleError", "No module named 'no_such_dependency'"},
+      {"def h(event, context)\n    return 1\n", "fn.h", "Runtime.UserCodeSyntaxError",
+       "Syntax error in module 'fn'"},
+      {"def h(event, context):\n    return 1\n", "fn.missing", "Runtime.HandlerNotFound",
+       "Handler 'missing' missing on module 'fn'"},
+      {"def h(event, context):\n    return 1\n", "nomodule.h", "Runtime.ImportModuleError",
+       "No module named 'nomodule'"},
+      {"def h(event, context):\n    return 1\n", "nodot", "Runtime.MalformedHandlerName",
+       "expected module.function"},
+      {"import json\nraise RuntimeError('config missing')\n", "fn.h", "RuntimeError",
+       "config missing"},
+      {"import no_such_dependency\n", "fn.h", "Runtime.ImportModuleError",
+       "No module named 'no_such_dependency'"},
   };
   for (const auto& c : cases) {
     auto loaded = load(python_function(c.source, c.handler));
     EXPECT_FALSE(loaded.snapshot) << c.handler;
     EXPECT_FALSE(loaded.init.ok());
     EXPECT_EQ(loaded.init.error_type(), c.type) << c.source;
-    EXPECT_NE(loaded.init.error_message().find(c.message_part), std::string::npos) << loaded.init.error_message();
+    EXPECT_NE(loaded.init.error_message().find(c.message_part), std::string::npos)
+        << loaded.init.error_message();
   }
   // The zygote survives its snapshots' failures and still loads good code.
   auto snapshot = load_ok(python_function("def h(event, context):\n    return 'fine'\n", "fn.h"));
@@ -172,7 +186,8 @@ TEST_F(PythonRuntimeTest, ModuleLevelExceptionCarriesItsTraceback) {
   ASSERT_FALSE(loaded.init.ok());
   EXPECT_EQ(loaded.init.error_type(), "KeyError");
   ASSERT_FALSE(loaded.init.stack_trace().empty());
-  EXPECT_NE(loaded.init.stack_trace(loaded.init.stack_trace_size() - 1).find("line 2, in boom"), std::string::npos);
+  EXPECT_NE(loaded.init.stack_trace(loaded.init.stack_trace_size() - 1).find("line 2, in boom"),
+            std::string::npos);
 }
 
 TEST_F(PythonRuntimeTest, UnserializableResultIsAMarshalError) {
@@ -184,15 +199,15 @@ TEST_F(PythonRuntimeTest, UnserializableResultIsAMarshalError) {
 }
 
 TEST_F(PythonRuntimeTest, LogsAreCapturedPerInvocationAndBounded) {
-  auto snapshot = load_ok(python_function(
-      "import sys\n"
-      "def h(event, context):\n"
-      "    print('out', context.aws_request_id)\n"
-      "    print('err', context.aws_request_id, file=sys.stderr)\n"
-      "    if event.get('flood'):\n"
-      "        print('x' * 200000)\n"
-      "    return 1\n",
-      "fn.h"));
+  auto snapshot =
+      load_ok(python_function("import sys\n"
+                              "def h(event, context):\n"
+                              "    print('out', context.aws_request_id)\n"
+                              "    print('err', context.aws_request_id, file=sys.stderr)\n"
+                              "    if event.get('flood'):\n"
+                              "        print('x' * 200000)\n"
+                              "    return 1\n",
+                              "fn.h"));
   ASSERT_TRUE(snapshot);
   auto a = snapshot->invoke({.request_id = "first", .payload = "{}"});
   auto b = snapshot->invoke({.request_id = "second", .payload = "{}"});

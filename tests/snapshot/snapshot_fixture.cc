@@ -29,7 +29,8 @@ void SnapshotTest::TearDown() {
 RuntimeZygote& SnapshotTest::zygote(agent::RuntimeKind runtime) {
   auto& slot = zygotes_[runtime];
   if (!slot) {
-    auto started = RuntimeZygote::start({.runtime = runtime, .agent_path = SPROUT_BUILD_AGENT_PATH});
+    auto started =
+        RuntimeZygote::start({.runtime = runtime, .agent_path = SPROUT_BUILD_AGENT_PATH});
     if (!started) {
       ADD_FAILURE() << started.error().message();
       throw std::runtime_error(started.error().message());
@@ -39,7 +40,8 @@ RuntimeZygote& SnapshotTest::zygote(agent::RuntimeKind runtime) {
   return *slot;
 }
 
-FunctionDefinition SnapshotTest::python_function(const std::string& source, const std::string& handler,
+FunctionDefinition SnapshotTest::python_function(const std::string& source,
+                                                 const std::string& handler,
                                                  const std::string& file) {
   FunctionDefinition definition;
   definition.name = "test-fn";
@@ -65,12 +67,14 @@ LoadOutcome SnapshotTest::load(const FunctionDefinition& definition, agent::Runt
 std::unique_ptr<FunctionSnapshot> SnapshotTest::load_ok(const FunctionDefinition& definition,
                                                         agent::RuntimeKind runtime) {
   auto loaded = load(definition, runtime);
-  EXPECT_TRUE(loaded.init.ok()) << loaded.init.error_type() << ": " << loaded.init.error_message() << "\n"
+  EXPECT_TRUE(loaded.init.ok()) << loaded.init.error_type() << ": " << loaded.init.error_message()
+                                << "\n"
                                 << loaded.init_logs;
   return std::move(loaded.snapshot);
 }
 
-InvocationResult SnapshotTest::invoke(FunctionSnapshot& snapshot, const std::string& payload, uint32_t timeout_ms) {
+InvocationResult SnapshotTest::invoke(FunctionSnapshot& snapshot, const std::string& payload,
+                                      uint32_t timeout_ms) {
   auto result = snapshot.invoke({.payload = payload, .timeout_ms = timeout_ms});
   if (!result) {
     ADD_FAILURE() << result.error().message();

@@ -22,11 +22,13 @@ class SnapshotTest : public ::testing::Test {
   // A python3 function from one source file named `file`.
   FunctionDefinition python_function(const std::string& source, const std::string& handler,
                                      const std::string& file = "fn.py");
-  LoadOutcome load(const FunctionDefinition& definition, agent::RuntimeKind runtime = agent::PYTHON3);
+  LoadOutcome load(const FunctionDefinition& definition,
+                   agent::RuntimeKind runtime = agent::PYTHON3);
   // Loads and asserts the init succeeded.
   std::unique_ptr<FunctionSnapshot> load_ok(const FunctionDefinition& definition,
                                             agent::RuntimeKind runtime = agent::PYTHON3);
-  InvocationResult invoke(FunctionSnapshot& snapshot, const std::string& payload, uint32_t timeout_ms = 0);
+  InvocationResult invoke(FunctionSnapshot& snapshot, const std::string& payload,
+                          uint32_t timeout_ms = 0);
 
   std::unique_ptr<CgroupPool> pool_;
   std::map<agent::RuntimeKind, std::unique_ptr<RuntimeZygote>> zygotes_;

@@ -42,7 +42,8 @@ TEST(Rlimits, MemoryFenceOnlyWithoutCgroup) {
   apply_spec_defaults(spec);
   spec.set_deadline_ms(2500);
   auto has = [](const RlimitPlan& plan, int resource) {
-    for (size_t i = 0; i < plan.count; ++i) if (plan.settings[i].resource == resource) return true;
+    for (size_t i = 0; i < plan.count; ++i)
+      if (plan.settings[i].resource == resource) return true;
     return false;
   };
   EXPECT_FALSE(has(plan_rlimits(spec, true), RLIMIT_AS));

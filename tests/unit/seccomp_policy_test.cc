@@ -1,6 +1,8 @@
 // The seccomp policy as data, and its compiled form against a stored golden
 // copy: a change to the policy or to libseccomp's output shows up as a diff
 // to review, never silently. Regenerate with SPROUT_UPDATE_GOLDEN=1.
+#include "sandbox/seccomp_policy.h"
+
 #include <gtest/gtest.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -10,8 +12,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include "sandbox/seccomp_policy.h"
 
 namespace sprout {
 namespace {
@@ -63,7 +63,8 @@ TEST(SeccompPolicy, CompiledProgramMatchesGoldenCopy) {
   ASSERT_TRUE(in.good()) << "missing " << golden_path;
   std::stringstream expected;
   expected << in.rdbuf();
-  EXPECT_EQ(actual, expected.str()) << "the compiled policy changed; review, then SPROUT_UPDATE_GOLDEN=1";
+  EXPECT_EQ(actual, expected.str())
+      << "the compiled policy changed; review, then SPROUT_UPDATE_GOLDEN=1";
 }
 
 // Return instructions (BPF_RET | BPF_K) carrying `action`.
@@ -79,7 +80,8 @@ TEST(SeccompPolicy, FatalRulesNotifyOrKillByVariant) {
   EXPECT_GE(returns_of(notify, SECCOMP_RET_USER_NOTIF), 1u);
   EXPECT_EQ(returns_of(kill, SECCOMP_RET_USER_NOTIF), 0u);
   // Both kill a foreign architecture; only the kill variant kills on a rule.
-  EXPECT_GE(returns_of(kill, SECCOMP_RET_KILL_PROCESS), returns_of(notify, SECCOMP_RET_KILL_PROCESS));
+  EXPECT_GE(returns_of(kill, SECCOMP_RET_KILL_PROCESS),
+            returns_of(notify, SECCOMP_RET_KILL_PROCESS));
   EXPECT_GE(returns_of(notify, SECCOMP_RET_KILL_PROCESS), 1u);
 }
 

@@ -32,7 +32,7 @@ extern "C" {
 #define SPROUT_NATIVE_ABI_VERSION 1
 
 typedef struct sprout_context {
-  uint32_t abi_version;         /* SPROUT_NATIVE_ABI_VERSION */
+  uint32_t abi_version; /* SPROUT_NATIVE_ABI_VERSION */
   const char* function_name;
   const char* function_version;
   const char* request_id;

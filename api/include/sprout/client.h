@@ -1,8 +1,8 @@
 // sprout's C++ client library: talks to sproutd over its Unix socket.
 //
-//   auto client = sprout::Client::connect();             // $SPROUT_SOCKET or /run/sprout/sprout.sock
-//   auto reply = (*client)->invoke("hello", R"({"name": "you"})");
-//   if (reply && reply->status() == sprout::api::OK) use(reply->result());
+//   auto client = sprout::Client::connect();             // $SPROUT_SOCKET or
+//   /run/sprout/sprout.sock auto reply = (*client)->invoke("hello", R"({"name": "you"})"); if
+//   (reply && reply->status() == sprout::api::OK) use(reply->result());
 //
 // One connection carries many calls at once: invoke_async() returns a future
 // and pipelines the request; answers are matched by request id, in whatever
@@ -47,7 +47,8 @@ inline constexpr size_t kDefaultClientMaxFrame = 6 * 1024 * 1024 + 64 * 1024;
 
 class Client {
  public:
-  static ClientResult<std::unique_ptr<Client>> connect(const std::string& socket_path = default_socket_path());
+  static ClientResult<std::unique_ptr<Client>> connect(
+      const std::string& socket_path = default_socket_path());
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -59,10 +60,12 @@ class Client {
   // ClientError only when the call itself failed (not found, throttled, ...).
   ClientResult<api::InvokeResponse> invoke(const std::string& function, std::string payload,
                                            uint32_t timeout_ms = 0);
-  std::future<ClientResult<api::InvokeResponse>> invoke_async(const std::string& function, std::string payload,
+  std::future<ClientResult<api::InvokeResponse>> invoke_async(const std::string& function,
+                                                              std::string payload,
                                                               uint32_t timeout_ms = 0);
   // Server-side asynchronous invocation: returns an id for get_result().
-  ClientResult<std::string> submit(const std::string& function, std::string payload, uint32_t timeout_ms = 0);
+  ClientResult<std::string> submit(const std::string& function, std::string payload,
+                                   uint32_t timeout_ms = 0);
   ClientResult<api::GetResultResponse> get_result(const std::string& invocation_id, bool wait);
   ClientResult<api::ListResponse> list();
   ClientResult<api::GetResponse> get(const std::string& name);

@@ -17,7 +17,8 @@ int sprout_handler(const sprout_context* context, const char* payload, size_t pa
   (void)payload;
   char* out = malloc(256);
   if (!out) return 1;
-  int n = snprintf(out, 256, "{\"message\":\"hello from C\",\"bytes\":%zu,\"init\":%d,\"function\":\"%s\"}",
+  int n = snprintf(out, 256,
+                   "{\"message\":\"hello from C\",\"bytes\":%zu,\"init\":%d,\"function\":\"%s\"}",
                    payload_size, initialized_value, context->function_name);
   response->data = out;
   response->size = (size_t)n;
