@@ -218,7 +218,8 @@ void run_function_snapshot(Runtime& runtime, const LoadFunction& load, int contr
     sandbox::SandboxSpec spec = load.sandbox();
     spec.clear_argv();
     spec.clear_fds();
-    spec.set_code_dir("/var/task");
+    // The snapshot's own root is already the sandbox's: inherit it.
+    spec.set_inherit_root(true);
     spec.set_working_dir("/var/task");
     auto add_fd = [&spec](int parent, int child) {
       auto* mapping = spec.add_fds();

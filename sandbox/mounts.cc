@@ -163,6 +163,10 @@ int apply_step(const MountStep& step) {
       if (pivot_root(".", ".") != 0) return -1;
       if (umount2(".", MNT_DETACH) != 0) return -1;
       return chdir("/");
+    case Kind::kRemountReadOnly:
+      // No MS_NODEV: this is /dev, whose device nodes must stay usable.
+      return mount(nullptr, step.target.c_str(), nullptr,
+                   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, nullptr);
     case Kind::kRemountRootReadOnly:
       return mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
                    nullptr);
@@ -176,6 +180,16 @@ int apply_step(const MountStep& step) {
 Result<MountPlan> plan_mounts(const sandbox::SandboxSpec& spec) {
   MountPlan plan;
   add(plan, Kind::kMakeRootPrivate, "", "/", "", "make mounts private on /");
+  if (spec.inherit_root()) {
+    // The copy of the spawner's (read-only, host-free) tree that the new
+    // mount namespace starts with is the root; only what must be fresh per
+    // sandbox is mounted over it. The mounts beneath are locked to the
+    // sandbox (they come from a more privileged user namespace).
+    add(plan, Kind::kProc, "", "/proc", "", "mount proc on /proc");
+    add(plan, Kind::kTmpfs, "", "/tmp",
+        "size=" + std::to_string(spec.tmp_size_bytes()) + ",mode=1777", "mount tmpfs on /tmp");
+    return plan;
+  }
   add(plan, Kind::kStageBase, "", kStaging, "", "stage new root on tmpfs at /tmp");
   add(plan, Kind::kTmpfs, "", kNewRoot, "size=1m,mode=0755", "mount tmpfs on / (new root)");
 
@@ -261,6 +275,9 @@ Result<MountPlan> plan_mounts(const sandbox::SandboxSpec& spec) {
       "link /dev/stdout");
   add(plan, Kind::kSymlink, "/proc/self/fd/2", std::string(kNewRoot) + "/dev/stderr", "",
       "link /dev/stderr");
+
+  add(plan, Kind::kRemountReadOnly, "", std::string(kNewRoot) + "/dev", "",
+      "remount /dev read-only");
 
   add(plan, Kind::kTmpfs, "", std::string(kNewRoot) + "/tmp",
       "size=" + std::to_string(spec.tmp_size_bytes()) + ",mode=1777", "mount tmpfs on /tmp");

@@ -10,6 +10,10 @@
 //   -> links, /etc files (copied) -> /proc -> /dev -> /tmp (size-limited)
 //   -> detach /oldroot -> pivot into /newroot, old root detached
 //   -> remount / read-only.
+//
+// A sandbox forked by a function snapshot inherits the snapshot's root
+// (SandboxSpec.inherit_root): its plan is only "make / private, fresh /proc,
+// fresh /tmp".
 #pragma once
 
 #include <string>
@@ -32,6 +36,7 @@ struct MountStep {
     kWriteFile,        // `target` with contents `data`
     kDetachOldRoot,    // lazily unmount /oldroot
     kEnterNewRoot,     // pivot into /newroot, detach the old root
+    kRemountReadOnly,   // `target` read-only (this mount only), nosuid, noexec
     kRemountRootReadOnly,
   };
   Kind kind;

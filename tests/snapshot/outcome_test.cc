@@ -101,6 +101,7 @@ TEST_F(OutcomeTest, EscapesFromPythonFail) {
   auto snapshot = load_ok(python_function(
       "import ctypes, errno, os, socket\n"
       "libc = ctypes.CDLL(None, use_errno=True)\n"
+      "open('/tmp/left-by-init', 'w').write('x')  # the snapshot's /tmp, not the sandbox's\n"
       "def attempt(fn):\n"
       "    try:\n"
       "        fn()\n"
@@ -124,6 +125,10 @@ TEST_F(OutcomeTest, EscapesFromPythonFail) {
       "        'write_usr': attempt(lambda: open('/usr/escape', 'w')),\n"
       "        'write_task': attempt(lambda: open('/var/task/escape', 'w')),\n"
       "        'write_tmp': attempt(lambda: open('/tmp/fine', 'w').write('x')),\n"
+      "        'write_root': attempt(lambda: open('/escape', 'w')),\n"
+      "        'write_dev': attempt(lambda: open('/dev/escape', 'w')),\n"
+      "        'dev_null': attempt(lambda: open('/dev/null', 'w').write('x')),\n"
+      "        'snapshot_tmp': sorted(os.listdir('/tmp')),\n"
       "        'unshare': syscall_errno(272, 0x10000000),\n"
       "        'mount': syscall_errno(165, b'none', b'/tmp', b'tmpfs', 0, None),\n"
       "        'ptrace': syscall_errno(101, 0, 0, 0, 0),\n"
