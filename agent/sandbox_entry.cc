@@ -2,7 +2,6 @@
 
 #include <poll.h>
 
-#include "sandbox/clock.h"
 #include "sandbox/message_channel.h"
 
 namespace sprout::agent {
@@ -16,10 +15,7 @@ int run_sandbox_entry(void* arg) {
   auto received = read_frame(kInvocationChannelFd, request, kMaxRequestFrame);
   // A pre-forked sandbox that is never used sees its channel close: exit quietly.
   if (!received) return is_peer_closed(received.error()) ? 0 : 3;
-  const uint64_t started = monotonic_ns();
   InvokeReply reply = runtime->invoke(request);
-  reply.set_run_started_monotonic_ns(started);
-  reply.set_run_ended_monotonic_ns(monotonic_ns());
   runtime->flush_output();
   return write_frame(kInvocationChannelFd, reply) ? 0 : 4;
 }
