@@ -2,11 +2,17 @@
 // agent) forks it with the payload on stdin (a memfd, so a large payload
 // never blocks on a pipe) and its stdout captured as the result; a non-zero
 // exit is a function error. Its stderr goes to the invocation's log.
+// The executable gets stdin, stdout and stderr only: never the invocation
+// channel, on which it could forge the agent's answer. The agent makes
+// itself non-dumpable first, so that the executable (same uid, no
+// capabilities) cannot open the agent's memory through /proc/1/mem either.
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,12 +55,14 @@ class ExecRuntime final : public Runtime {
     if (pipe2(out, O_CLOEXEC) != 0)
       return function_error("Runtime.Unknown", std::string("pipe: ") + strerror(errno));
     UniqueFd read_end(out[0]), write_end(out[1]);
+    prctl(PR_SET_DUMPABLE, 0);
     pid_t child = fork();
     if (child < 0)
       return function_error("Runtime.Unknown", std::string("fork: ") + strerror(errno));
     if (child == 0) {
       dup2(input.get(), 0);
       dup2(write_end.get(), 1);
+      syscall(SYS_close_range, 3, ~0U, 0);
       const char* argv[] = {path_.c_str(), nullptr};
       execve(path_.c_str(), const_cast<char**>(argv), environ);
       dprintf(2, "sprout: execve %s: %s\n", path_.c_str(), strerror(errno));

@@ -10,13 +10,13 @@
 namespace sprout::agent {
 
 // Runtime zygote: initializes the runtime once, reports ZygoteReady, then
-// forks a function snapshot per LoadFunction command.
+// forks a bare function snapshot per SpawnSnapshot command.
 [[noreturn]] void run_zygote(Runtime& runtime, int control_fd,
                              const std::vector<std::string>& pre_imports);
 
-// Function snapshot, in the child of a zygote fork. Descriptors as in
-// LoadFunction: its own control socket, the bundle memfd, the init log pipe.
-[[noreturn]] void run_function_snapshot(Runtime& runtime, const LoadFunction& load, int control_fd,
-                                        int bundle_fd, int log_fd);
+// Function snapshot, in the child of a zygote fork (pid 1 of fresh
+// namespaces). Descriptors as in SpawnSnapshot: its own control socket and
+// the init log pipe. It receives LoadFunction on the control socket.
+[[noreturn]] void run_function_snapshot(Runtime& runtime, int control_fd, int log_fd);
 
 }  // namespace sprout::agent

@@ -1,6 +1,7 @@
 #include "agent/sandbox_entry.h"
 
 #include <poll.h>
+#include <unistd.h>
 
 #include "sandbox/message_channel.h"
 
@@ -8,6 +9,11 @@ namespace sprout::agent {
 
 int run_sandbox_entry(void* arg) {
   auto* runtime = static_cast<Runtime*>(arg);
+  // sproutd's go: it has placed us in our cgroup. No function code (the
+  // runtime's after-fork hooks included) runs before that.
+  char go = 0;
+  if (retry_eintr([&] { return read(kInvocationChannelFd, &go, 1); }) != 1) return 0;
+  if (go != kPlacedByteValue) return 5;
   runtime->after_fork_child();
   pollfd waiting{kInvocationChannelFd, POLLIN, 0};
   if (poll(&waiting, 1, 0) == 0) runtime->warm_up();  // idle: a pre-forked sandbox

@@ -1,16 +1,22 @@
-// The function snapshot: forked from a zygote, it lays out the function's
-// code, runs its init once, then forks one sandbox per ForkSandbox command.
+// The function snapshot: forked by its tenant's zygote into fresh user, pid,
+// mount, network, ipc and uts namespaces, it is pid 1 of its own pid
+// namespace. It confines itself, receives the function's code and
+// environment from sproutd on its own channel, runs the init once, then
+// forks one sandbox per ForkSandbox command.
 //
-// User code (the function's init) runs here, so the snapshot confines itself
-// before running it, in this order:
-//   die with the supervisor -> logs to the init-log pipe -> own user, mount,
-//   network, ipc and uts namespaces (uid 1000 inside = the zygote's
-//   unprivileged uid outside) -> a root of its own (read-only /usr, minimal
-//   /etc, the code read-only at /var/task, /dev, fresh /tmp; nothing else of
-//   the host but a bind of /proc) -> function environment -> every
-//   capability dropped (no_new_privs came with the zygote's exec) -> init.
-// It carries no seccomp filter: a filter would bind every sandbox it forks,
-// and sandboxes must still create namespaces and mount during their setup.
+// User code (the init, and the runtime's at-fork hooks) runs here, so the
+// snapshot is a sandbox of the first tier before any of it runs, in this order:
+//   logs to the init-log pipe -> wait for LoadFunction, which sproutd sends
+//   only once it has written our id maps (uid/gid 1000 inside = a host id
+//   unique to this function) and placed us in our cgroup leaf (the
+//   function's memory, pids and cpu limits) -> become 1000 -> die with
+//   sproutd -> own cgroup namespace -> a root of its own (read-only /usr,
+//   minimal /etc, the code read-only at /var/task, /dev, fresh /tmp, a fresh
+//   /proc of our own pid namespace; nothing of the host) -> function
+//   environment -> every capability dropped -> the snapshot-tier seccomp
+//   filter (no_new_privs came with the zygote's exec) -> init.
+// The snapshot-tier filter denies what the sandbox filter denies, except the
+// few calls that creating a sandbox needs (sandbox/seccomp_policy.h).
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,7 +24,11 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -31,6 +41,7 @@
 #include "sandbox/log.h"
 #include "sandbox/message_channel.h"
 #include "sandbox/mounts.h"
+#include "sandbox/seccomp_policy.h"
 #include "sandbox/spawn.h"
 #include "sandbox/spec_defaults.h"
 
@@ -48,25 +59,21 @@ constexpr size_t kMaxBundleBytes = 256ull << 20;
 // has dropped every capability before it forks sandboxes.
 constexpr uid_t kSnapshotId = 1000;
 
-Result<void> write_self_file(const char* name, const std::string& text) {
-  UniqueFd fd(::open((std::string("/proc/self/") + name).c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd) return os_error("open", std::string("/proc/self/") + name);
-  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    return os_error("write", std::string("/proc/self/") + name);
-  }
+// Becomes uid/gid 1000 of our user namespace: the host id that sproutd
+// mapped it to, unique to this function. Raw system calls, as on every path
+// right after a clone. The capabilities of our own namespace stay (its root
+// is unmapped, so the kernel sees no change away from root): they are
+// needed for the mounts below and dropped before the init.
+Result<void> become_snapshot_user() {
+  if (syscall(SYS_setresgid, kSnapshotId, kSnapshotId, kSnapshotId) != 0)
+    return os_error("setresgid", "snapshot");
+  if (syscall(SYS_setresuid, kSnapshotId, kSnapshotId, kSnapshotId) != 0)
+    return os_error("setresuid", "snapshot");
+  // The id change made us non-dumpable; our sandboxes inherit that, and the
+  // kernel refuses id maps for a non-dumpable process. Only processes of
+  // this function's own host id could use it, and none of them can name us.
+  if (prctl(PR_SET_DUMPABLE, 1) != 0) return os_error("prctl", "PR_SET_DUMPABLE");
   return {};
-}
-
-Result<void> enter_own_namespaces() {
-  const uid_t uid = geteuid();
-  const gid_t gid = getegid();
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) != 0) {
-    return os_error("unshare", "snapshot namespaces");
-  }
-  const std::string inside = std::to_string(kSnapshotId) + " ";
-  if (auto r = write_self_file("uid_map", inside + std::to_string(uid) + " 1\n"); !r) return r;
-  if (auto r = write_self_file("setgroups", "deny"); !r) return r;
-  return write_self_file("gid_map", inside + std::to_string(gid) + " 1\n");
 }
 
 Result<void> mount_tmpfs(const char* target, const std::string& options) {
@@ -89,13 +96,21 @@ Result<std::string> read_bundle(int bundle_fd) {
 
 // Lays the code out on a tmpfs, then moves the snapshot into a root of its
 // own, built by the same mount plan as a sandbox's: read-only /usr, a
-// minimal /etc, the code read-only at /var/task, /dev, a fresh /tmp. The one
-// difference is /proc: the snapshot shares the host's pid namespace, so it
-// cannot mount a procfs of its own; it keeps a bind of the host's, which the
-// kernel also requires before its sandboxes may mount theirs.
+// minimal /etc, the code read-only at /var/task, /dev, a fresh /tmp and a
+// fresh /proc of the snapshot's own pid namespace (which its sandboxes need
+// fully visible before they may mount theirs).
 Result<void> enter_snapshot_root(const LoadFunction& load, int bundle_fd) {
   auto bundle = read_bundle(bundle_fd);
   if (!bundle) return std::unexpected(bundle.error());
+  // The copy is wiped once laid out: the snapshot keeps no second image of
+  // the code in the memory its sandboxes are forked from.
+  struct Wipe {
+    std::string& bytes;
+    ~Wipe() {
+      explicit_bzero(bytes.data(), bytes.size());
+      std::string().swap(bytes);
+    }
+  } wipe{*bundle};
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
     return os_error("make mounts private", "/");
   const size_t code_size = std::max<size_t>(16ull << 20, bundle->size() * 4);
@@ -109,10 +124,6 @@ Result<void> enter_snapshot_root(const LoadFunction& load, int bundle_fd) {
   root.set_code_dir("/var/task");
   root.set_hostname("sprout");
   root.set_tmp_size_bytes(16ull << 20);
-  auto* proc = root.add_binds();
-  proc->set_source("/proc");
-  proc->set_target("/proc");
-  proc->set_writable(true);
   apply_spec_defaults(root);
   auto plan = plan_mounts(root);
   if (!plan) return std::unexpected(plan.error());
@@ -161,18 +172,20 @@ void handle_fork(Runtime& runtime, const PreparedSandbox& prepared, int control_
   }
   dup3(fds[0].get(), kStagedChannelFd, O_CLOEXEC);
   dup3(fds[1].get(), kStagedLogFd, O_CLOEXEC);
+  // The function's before-fork hooks run here, in the confined snapshot;
+  // sproutd waits for our answer only until its fork deadline.
   runtime.before_fork();
-  // The snapshot answers as soon as the sandbox exists; the sandbox sets
-  // itself up meanwhile and reports to sproutd on its invocation channel.
+  // The sandbox is our child: a pid-namespace init cannot use CLONE_PARENT.
+  // We answer as soon as it exists; it sets itself up meanwhile, reports to
+  // sproutd on its invocation channel, and waits for sproutd's go.
   auto sandbox = spawn_sandbox(prepared, {.entry = run_sandbox_entry,
                                           .entry_arg = &runtime,
-                                          .clone_parent = true,
                                           .return_before_setup = true,
                                           .setup_fd = kStagedChannelFd});
-  runtime.after_fork_parent();
   ::close(kStagedChannelFd);
   ::close(kStagedLogFd);
   if (!sandbox) {
+    runtime.after_fork_parent();
     result.set_error(sandbox.error().message());
     (void)send_packet(control_fd, result);
     return;
@@ -181,14 +194,21 @@ void handle_fork(Runtime& runtime, const PreparedSandbox& prepared, int control_
   result.set_ok(true);
   result.set_sandbox_pid(parts.pid);
   (void)send_packet(control_fd, result, {parts.pidfd.get()});
+  // After the answer: the function's after-fork hooks in the parent must
+  // not delay the invocation.
+  runtime.after_fork_parent();
+}
+
+// Reaps every child that ended: sandboxes (their exit statuses reach sproutd
+// through their pidfds) and whatever the init left behind.
+void reap_children() {
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
 }
 
 }  // namespace
 
-void run_function_snapshot(Runtime& runtime, const LoadFunction& load, int control_fd,
-                           int bundle_fd, int log_fd) {
-  // Our parent is the supervisor (CLONE_PARENT): die with it.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+void run_function_snapshot(Runtime& runtime, int control_fd, int log_fd) {
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   dup3(null_fd, STDIN_FILENO, 0);
   ::close(null_fd);
@@ -196,13 +216,30 @@ void run_function_snapshot(Runtime& runtime, const LoadFunction& load, int contr
   dup3(log_fd, STDERR_FILENO, 0);
   ::close(log_fd);
 
-  if (auto r = enter_own_namespaces(); !r) fail_init(control_fd, r.error());
-  if (auto r = enter_snapshot_root(load, bundle_fd); !r) fail_init(control_fd, r.error());
-  ::close(bundle_fd);
+  // sproutd sends the function only once our id maps are written and we are
+  // in our cgroup: nothing of the function exists here before that.
+  LoadFunction load;
+  std::vector<UniqueFd> load_fds;
+  if (!receive_packet(control_fd, load, &load_fds)) _exit(1);
+  if (load_fds.size() != 1)
+    fail_init(control_fd, plain_error("LoadFunction", "expected the bundle descriptor").error());
+  if (auto r = become_snapshot_user(); !r) fail_init(control_fd, r.error());
+  // Die with sproutd (our parent, through CLONE_PARENT); set after the id
+  // change, which clears it. Our pid namespace, and every process of the
+  // function with it, ends with us.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Our cgroup (placed by sproutd) becomes the root of what we see of cgroups.
+  if (unshare(CLONE_NEWCGROUP) != 0)
+    fail_init(control_fd, os_error("unshare", "cgroup namespace").error());
+  if (auto r = enter_snapshot_root(load, load_fds[0].get()); !r) fail_init(control_fd, r.error());
+  load_fds.clear();
   apply_environment(load);
   if (drop_all_capabilities(last_capability()) != 0)
     fail_init(control_fd, os_error("drop capabilities").error());
   if (chdir("/var/task") != 0) fail_init(control_fd, os_error("chdir", "/var/task").error());
+  // Last before user code; compiled in the zygote, inherited ready.
+  if (load_seccomp_program(snapshot_seccomp_program()) < 0)
+    fail_init(control_fd, os_error("seccomp", "snapshot tier").error());
 
   const auto begin = std::chrono::steady_clock::now();
   InitResult init = runtime.load(load);
@@ -238,7 +275,25 @@ void run_function_snapshot(Runtime& runtime, const LoadFunction& load, int contr
   }
   if (!send_packet(control_fd, init) || !init.ok()) _exit(init.ok() ? 0 : 1);
 
+  // As pid 1 we reap every orphan of our namespace; SIGCHLD arrives on a
+  // descriptor beside the control channel. Sandboxes unblock it for
+  // themselves during their setup.
+  sigset_t child_signal;
+  sigemptyset(&child_signal);
+  sigaddset(&child_signal, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &child_signal, nullptr);
+  UniqueFd children(signalfd(-1, &child_signal, SFD_CLOEXEC | SFD_NONBLOCK));
   for (;;) {
+    reap_children();
+    pollfd watched[2] = {{control_fd, POLLIN, 0}, {children.get(), POLLIN, 0}};
+    if (poll(watched, children ? 2 : 1, -1) < 0) continue;
+    if (watched[1].revents & POLLIN) {
+      signalfd_siginfo info[8];
+      while (read(children.get(), info, sizeof info) > 0) {
+      }
+      continue;
+    }
+    if (!(watched[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     SnapshotCommand command;
     std::vector<UniqueFd> fds;
     auto received = receive_packet(control_fd, command, &fds);

@@ -36,8 +36,15 @@ Fixture make_fixture(const std::string& workload) {
   auto pool = sprout::CgroupPool::create({.prefix = "sprout-bench", .prewarm = 4});
   if (!pool) return {.error = pool.error().message()};
   f.pool = std::move(*pool);
-  auto zygote = sprout::RuntimeZygote::start(
-      {.runtime = sprout::agent::PYTHON3, .agent_path = SPROUT_BUILD_AGENT_PATH});
+  // Host ids of the bench's zygote and snapshot, apart from sproutd's range.
+  static auto ids = sprout::HostIdRange::create(3200000000u, 1024);
+  if (!ids) return {.error = ids.error().message()};
+  auto zygote_id = ids->acquire();
+  auto snapshot_id = ids->acquire();
+  if (!zygote_id || !snapshot_id) return {.error = "no host id"};
+  auto zygote = sprout::RuntimeZygote::start({.runtime = sprout::agent::PYTHON3,
+                                              .agent_path = SPROUT_BUILD_AGENT_PATH,
+                                              .ids = std::move(*zygote_id)});
   if (!zygote) return {.error = zygote.error().message()};
   f.zygote = std::move(*zygote);
   sprout::FunctionDefinition def;
@@ -45,7 +52,7 @@ Fixture make_fixture(const std::string& workload) {
   def.handler = "handler.handler";
   def.bundle_file_name = "handler.py";
   def.bundle = read_file(std::string(SPROUT_WORKLOADS_DIR) + "/" + workload + "/handler.py");
-  auto loaded = f.zygote->load(def, f.pool.get());
+  auto loaded = f.zygote->load(def, f.pool.get(), std::move(*snapshot_id));
   if (!loaded) return {.error = loaded.error().message()};
   if (!loaded->init.ok()) return {.error = loaded->init.error_message()};
   f.snapshot = std::move(loaded->snapshot);

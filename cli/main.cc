@@ -4,8 +4,10 @@
 //   sprout [--socket PATH] deploy NAME --runtime python3|native|exec --code PATH [--handler MOD.FN]
 //          [--memory-mb N] [--timeout-ms N] [--env K=V]... [--max-concurrency N]
 //          [--pre-import MODULE]... [--prefork-min N] [--prefork-max N] [--no-prefork]
+//          [--tenant TENANT]
 //   sprout [--socket PATH] invoke NAME [--payload JSON | --payload-file FILE] [--timeout-ms N]
-//   [--logs] sprout [--socket PATH] ls | get NAME | rm NAME | stats [NAME] | health
+//          [--logs]
+//   sprout [--socket PATH] ls | get NAME | rm NAME | stats [NAME] | health
 // Every subcommand accepts --json. --socket defaults to $SPROUT_SOCKET, then
 // /run/sprout/sprout.sock.
 #include <sys/stat.h>
@@ -39,7 +41,7 @@ const char* usage =
     "usage: sprout [--socket PATH] [--json] COMMAND ...\n"
     "  deploy NAME --runtime python3|native|exec --code PATH [--handler MOD.FN] [--memory-mb N]\n"
     "         [--timeout-ms N] [--env K=V]... [--max-concurrency N] [--pre-import MODULE]...\n"
-    "         [--prefork-min N] [--prefork-max N] [--no-prefork]\n"
+    "         [--prefork-min N] [--prefork-max N] [--no-prefork] [--tenant TENANT]\n"
     "  invoke NAME [--payload JSON | --payload-file FILE] [--timeout-ms N] [--logs]\n"
     "  ls | get NAME | rm NAME | stats [NAME] | health\n"
     "exit status: 0 OK, 1 local error, 2 usage, 10+N for API status N (see docs/cli.md)\n";
@@ -147,6 +149,7 @@ std::string info_json(const sprout::api::FunctionInfo& info) {
       .string("name", info.spec().name())
       .number("version", info.version())
       .string("runtime", runtime_name(info.spec().runtime()))
+      .string("tenant", info.tenant())
       .string("handler", info.spec().handler())
       .number("memory_mb", info.spec().memory_mb())
       .number("timeout_ms", info.spec().timeout_ms())
@@ -221,6 +224,7 @@ int deploy(sprout::Client& client, const Options& o) {
   spec.set_prefork_min(*number_flag(o, "--prefork-min"));
   spec.set_prefork_max(*number_flag(o, "--prefork-max"));
   spec.set_no_prefork(o.switches.count("--no-prefork") > 0);
+  spec.set_tenant(flag(o, "--tenant"));  // empty: a tenant of its own
   auto range = o.flags.equal_range("--env");
   for (auto it = range.first; it != range.second; ++it) {
     auto eq = it->second.find('=');
@@ -311,6 +315,7 @@ int invoke(sprout::Client& client, const Options& o) {
                            .number("billed_ms", m.billed_ms())
                            .number("cpu_time_us", m.cpu_time_us())
                            .number("peak_memory_bytes", m.peak_memory_bytes())
+                           .number("prerequest_cpu_us", m.prerequest_cpu_us())
                            .boolean("preforked", m.preforked())
                            .str());
     std::printf("%s\n", out.str().c_str());
@@ -340,12 +345,13 @@ int list(sprout::Client& client, const Options& o) {
                 JsonObject().string("status", "OK").raw("functions", items + "]").str().c_str());
     return 0;
   }
-  std::printf("%-24s %7s %-8s %9s %10s %5s  %s\n", "NAME", "VERSION", "RUNTIME", "MEMORY_MB",
-              "TIMEOUT_MS", "IDLE", "STATE");
+  // TENANT comes after the columns scripts already read, before the free-text STATE.
+  std::printf("%-24s %7s %-8s %9s %10s %5s  %-27s %s\n", "NAME", "VERSION", "RUNTIME", "MEMORY_MB",
+              "TIMEOUT_MS", "IDLE", "TENANT", "STATE");
   for (const auto& f : response->functions()) {
-    std::printf("%-24s %7u %-8s %9u %10u %5u  %s\n", f.spec().name().c_str(), f.version(),
+    std::printf("%-24s %7u %-8s %9u %10u %5u  %-27s %s\n", f.spec().name().c_str(), f.version(),
                 runtime_name(f.spec().runtime()).c_str(), f.spec().memory_mb(),
-                f.spec().timeout_ms(), f.idle_sandboxes(), f.state().c_str());
+                f.spec().timeout_ms(), f.idle_sandboxes(), f.tenant().c_str(), f.state().c_str());
   }
   return 0;
 }
@@ -361,10 +367,11 @@ int get(sprout::Client& client, const Options& o) {
     return 0;
   }
   std::printf(
-      "name: %s\nversion: %u\nruntime: %s\nhandler: %s\nmemory_mb: %u\ntimeout_ms: %u\n"
-      "max_concurrency: %u\nprefork: %u..%u (idle %u)\ncode_size: %llu\nstate: %s\n",
+      "name: %s\nversion: %u\nruntime: %s\ntenant: %s\nhandler: %s\nmemory_mb: %u\n"
+      "timeout_ms: %u\nmax_concurrency: %u\nprefork: %u..%u (idle %u)\ncode_size: %llu\n"
+      "state: %s\n",
       f.spec().name().c_str(), f.version(), runtime_name(f.spec().runtime()).c_str(),
-      f.spec().handler().c_str(), f.spec().memory_mb(), f.spec().timeout_ms(),
+      f.tenant().c_str(), f.spec().handler().c_str(), f.spec().memory_mb(), f.spec().timeout_ms(),
       f.spec().max_concurrency(), f.spec().prefork_min(), f.spec().prefork_max(),
       f.idle_sandboxes(), static_cast<unsigned long long>(f.code_size()), f.state().c_str());
   for (const auto& [key, value] : f.spec().env())
@@ -439,16 +446,21 @@ int health(sprout::Client& client, const Options& o) {
                             .number("uptime_ms", response->uptime_ms())
                             .number("functions", response->functions())
                             .number("live_sandboxes", response->live_sandboxes())
+                            .number("live_zygotes", response->live_zygotes())
+                            .number("live_snapshots", response->live_snapshots())
+                            .number("host_ids_in_use", response->host_ids_in_use())
                             .string("cgroups", response->cgroups())
                             .str()
                             .c_str());
     return 0;
   }
   std::printf(
-      "serving: %s\nversion: %s\nuptime_ms: %llu\nfunctions: %u\nlive_sandboxes: %u\ncgroups: %s\n",
+      "serving: %s\nversion: %s\nuptime_ms: %llu\nfunctions: %u\nlive_sandboxes: %u\n"
+      "live_zygotes: %u\nlive_snapshots: %u\nhost_ids_in_use: %u\ncgroups: %s\n",
       response->serving() ? "yes" : "no", response->version().c_str(),
       static_cast<unsigned long long>(response->uptime_ms()), response->functions(),
-      response->live_sandboxes(), response->cgroups().c_str());
+      response->live_sandboxes(), response->live_zygotes(), response->live_snapshots(),
+      response->host_ids_in_use(), response->cgroups().c_str());
   return 0;
 }
 

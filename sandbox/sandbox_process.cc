@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -39,7 +40,36 @@ uint64_t zombie_cpu_time_us(pid_t pid) {
   return ticks * 1000000 / sysconf(_SC_CLK_TCK);
 }
 
+// PIDFD_GET_INFO (Linux 6.15+; not in Debian 12's headers): what a pidfd
+// tells a process that is not the parent, such as sproutd about a sandbox
+// that a function snapshot forked as its own child.
+struct PidfdInfo {
+  uint64_t mask;
+  uint64_t cgroupid;
+  uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  int32_t exit_code;  // a wait status, as waitpid(2) gives it
+};
+static_assert(sizeof(PidfdInfo) == 64, "PIDFD_INFO_SIZE_VER0");
+constexpr uint64_t kPidfdInfoExit = 1ull << 3;
+constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
+
 }  // namespace
+
+std::optional<int> exit_status_from_pidfd(int pidfd, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    PidfdInfo info{};
+    info.mask = kPidfdInfoExit;
+    if (ioctl(pidfd, kPidfdGetInfo, &info) != 0 && errno != ESRCH) {
+      return std::nullopt;  // a kernel without PIDFD_GET_INFO
+    }
+    if (info.mask & kPidfdInfoExit) return info.exit_code;
+    // Exited but not yet reaped by its parent: the status is published at
+    // the reap, which a snapshot does as soon as it sees SIGCHLD.
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    poll(nullptr, 0, 2);
+  }
+}
 
 const char* outcome_kind_name(OutcomeKind kind) {
   switch (kind) {
@@ -60,6 +90,8 @@ const char* outcome_kind_name(OutcomeKind kind) {
 }
 
 std::string Outcome::describe() const {
+  if (!status_known && (kind == OutcomeKind::kExited || kind == OutcomeKind::kSignaled))
+    return "ended (its exit status was not available)";
   switch (kind) {
     case OutcomeKind::kExited:
       return "exited with status " + std::to_string(exit_code);
@@ -90,8 +122,14 @@ Sandbox::~Sandbox() {
   if (pidfd_ && !reaped_) {
     pidfd_send_sigkill(pidfd_.get());
     siginfo_t info;
-    retry_eintr(
-        [&] { return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED); });
+    if (retry_eintr([&] {
+          return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED);
+        }) != 0) {
+      // Not our child (its snapshot reaps it): wait for the end, so that its
+      // cgroup goes back to the pool empty.
+      pollfd exited{pidfd_.get(), POLLIN, 0};
+      retry_eintr([&] { return poll(&exited, 1, kForeignReapWaitMs); });
+    }
   }
 }
 
@@ -160,19 +198,41 @@ Result<Outcome> Sandbox::wait() {
   }
 }
 
+void Sandbox::discard_after_exit() {
+  if (reaped_) return;
+  siginfo_t info;
+  // Reaps it if it is our child; a snapshot's sandbox is reaped by its snapshot.
+  retry_eintr([&] {
+    return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED | WNOHANG);
+  });
+  reaped_ = true;
+  seccomp_listener_.reset();
+  cgroup_ = CgroupLease{};
+}
+
 Result<Outcome> Sandbox::reap() {
   Outcome outcome;
   siginfo_t info{};
+  uint64_t zombie_cpu_us = 0;
   // WNOWAIT first: the zombie's /proc entry still holds its CPU times.
   if (retry_eintr([&] {
         return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED | WNOWAIT);
-      }) != 0) {
-    return os_error("waitid", std::to_string(pid_));
-  }
-  uint64_t zombie_cpu_us = zombie_cpu_time_us(pid_);
-  if (retry_eintr([&] {
-        return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED);
-      }) != 0) {
+      }) == 0) {
+    zombie_cpu_us = zombie_cpu_time_us(pid_);
+    if (retry_eintr([&] {
+          return waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED);
+        }) != 0) {
+      return os_error("waitid", std::to_string(pid_));
+    }
+  } else if (errno == ECHILD) {
+    // Not our child: a function snapshot forked it and reaps it. Its exit
+    // status comes from the pidfd once the snapshot has reaped it.
+    std::optional<int> status = exit_status_from_pidfd(pidfd_.get(), kForeignReapWaitMs);
+    outcome.status_known = status.has_value();
+    const int wait_status = status.value_or(0);
+    info.si_code = WIFEXITED(wait_status) ? CLD_EXITED : CLD_KILLED;
+    info.si_status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : WTERMSIG(wait_status);
+  } else {
     return os_error("waitid", std::to_string(pid_));
   }
   reaped_ = true;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "sandbox/cgroup_pool.h"
@@ -35,12 +36,24 @@ struct Outcome {
   uint64_t cpu_time_us = 0;
   uint64_t peak_memory_bytes = 0;  // 0 when no memory controller
   uint64_t oom_kills = 0;
+  // False when the sandbox was not our child and the kernel could not tell
+  // its exit status (before Linux 6.15, or its parent did not reap it).
+  bool status_known = true;
 
   std::string describe() const;  // "exited with status 3", "seccomp violation: finit_module"
 };
 
+// The wait status of a process that is not our child, from its pidfd
+// (PIDFD_GET_INFO, Linux 6.15+), once its parent has reaped it; waits up to
+// `timeout_ms` for that reap. nullopt when the kernel cannot tell.
+std::optional<int> exit_status_from_pidfd(int pidfd, int timeout_ms);
+
 class Sandbox {
  public:
+  // How long a sandbox that is not our child may take to be reaped by its
+  // parent (a function snapshot) before its status is reported unknown.
+  static constexpr int kForeignReapWaitMs = 2000;
+
   Sandbox(pid_t pid, UniqueFd pidfd, UniqueFd seccomp_listener, CgroupLease cgroup,
           std::chrono::steady_clock::time_point started, uint32_t deadline_ms);
   Sandbox(Sandbox&&) noexcept = default;
@@ -74,6 +87,9 @@ class Sandbox {
   void set_seccomp_listener(UniqueFd listener) { seccomp_listener_ = std::move(listener); }
   // The pidfd is readable: reap and classify.
   Result<Outcome> reap();
+  // The pidfd is readable and nobody needs the outcome (background reaping):
+  // reap it if it is our child, give its cgroup back, never wait.
+  void discard_after_exit();
   // Starts the clock anew (a pre-forked sandbox starts its deadline when it
   // receives its invocation, not when it was forked).
   void restart_clock(uint32_t deadline_ms);

@@ -42,8 +42,8 @@ constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
 // Namespaces at clone time. The cgroup namespace is entered later, by the
 // child itself, once the spawner has placed it in its cgroup (v1 placement
 // happens after clone), so that the namespace's root is the sandbox's leaf.
-constexpr uint64_t kNamespaceFlags =
-    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+// The snapshot tier's seccomp filter allows clone with exactly this set.
+constexpr uint64_t kNamespaceFlags = kSandboxCloneNamespaces;
 
 // How the child reports. Always to its spawner, over the report socket
 // (nobody listens there any more once a spawner that does not wait for the
@@ -92,6 +92,31 @@ struct ChildReporter {
   }
 };
 
+// Every signal back to its default action. Async-signal-safe.
+void reset_signal_handlers() {
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sigaction(sig, &default_action, nullptr);  // EINVAL for libc's own: ignored
+  }
+}
+
+// clone3 when allowed; clone(2) when a seccomp filter answers clone3 with
+// ENOSYS (a function snapshot's: BPF cannot read clone3's flags, it can read
+// clone's). Sets *handlers_cleared when the kernel cleared signal handlers.
+long clone_sandbox(CloneArgs& args, int* pidfd, bool* handlers_cleared) {
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  *handlers_cleared = true;
+  if (pid >= 0 || errno != ENOSYS || (args.flags & kCloneIntoCgroup)) return pid;
+  *handlers_cleared = false;
+  const unsigned long flags =
+      (args.flags & ~(kCloneClearSighand | kClonePidfd)) | kClonePidfd | args.exit_signal;
+  // x86-64 argument order: flags, stack, parent_tid (receives the pidfd),
+  // child_tid, tls. A null stack: the child continues on a copy of ours.
+  return syscall(SYS_clone, flags, nullptr, pidfd, nullptr, nullptr);
+}
+
 // Moves the spec's descriptors to their numbers and closes everything else,
 // except the report channel, which is returned (moved above every kept fd).
 // Async-signal-safe.
@@ -139,8 +164,11 @@ int arrange_descriptors(const PreparedSandbox& p, int report_fd) {
 // no locks, no stdio. A failure is reported as {stage, errno} and ends the
 // child; success ends in execve or in the entry function.
 [[noreturn]] void run_sandbox_child(const PreparedSandbox& p, const SpawnOptions& options,
-                                    int report_fd) {
+                                    int report_fd, bool handlers_cleared) {
   ChildReporter reporter{p, report_fd, options.setup_fd};
+  // 0. No signal handler of the spawner survives (clone(2) cannot ask the
+  // kernel for that, as clone3's CLONE_CLEAR_SIGHAND does).
+  if (!handlers_cleared) reset_signal_handlers();
   // 1. Wait until the spawner has written our id maps and placed our cgroup.
   char go = 0;
   if (retry_eintr([&] { return read(report_fd, &go, 1); }) != 1)
@@ -314,11 +342,12 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
     args.cgroup = static_cast<uint64_t>(clone_into_fd);
   }
   const auto started = std::chrono::steady_clock::now();
-  long pid = syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0) return os_error("clone3", "sandbox namespaces");
+  bool handlers_cleared = true;
+  long pid = clone_sandbox(args, &pidfd, &handlers_cleared);
+  if (pid < 0) return os_error("clone", "sandbox namespaces");
   if (pid == 0) {
     parent_end.release();  // never close in the child through a destructor
-    run_sandbox_child(p, options, child_end.get());
+    run_sandbox_child(p, options, child_end.get(), handlers_cleared);
   }
   child_end.reset();
   UniqueFd owned_pidfd(pidfd);

@@ -53,6 +53,12 @@ void ChildProcess::kill() {
   if (!ended_ && pidfd_) syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
 }
 
+bool ChildProcess::wait_for_end(int timeout_ms) {
+  pollfd fd{pidfd_.get(), POLLIN, 0};
+  retry_eintr([&] { return poll(&fd, 1, timeout_ms); });
+  return !alive();
+}
+
 void ChildProcess::stop(int timeout_ms) {
   {
     std::lock_guard lock(mutex_);

@@ -30,6 +30,9 @@ class ChildProcess {
   void kill();
   // Waits up to `timeout_ms` for an exit, then kills; reaps either way.
   void stop(int timeout_ms);
+  // Waits up to `timeout_ms` for an exit already under way (a closed
+  // channel); false if it still runs.
+  bool wait_for_end(int timeout_ms);
 
  private:
   void reap_locked(bool block);

@@ -15,10 +15,30 @@
 #include <random>
 
 #include "sandbox/clock.h"
+#include "agent/sandbox_entry.h"
 #include "sandbox/message_channel.h"
 
 namespace sprout {
 namespace {
+
+bool process_alive(int pidfd) {
+  pollfd exited{pidfd, POLLIN, 0};
+  return poll(&exited, 1, 0) == 0;
+}
+
+// Waits until the snapshot's answer is readable, or its end, or the deadline.
+bool wait_for_answer(int control_fd, int pidfd, uint32_t deadline_ms) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd fds[2] = {{control_fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    int ready = poll(fds, 2, static_cast<int>(std::max<int64_t>(0, left.count())));
+    if (ready < 0 && errno == EINTR) continue;
+    return ready > 0 && (fds[0].revents & POLLIN);
+  }
+}
 
 uint64_t elapsed_us(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
@@ -43,8 +63,9 @@ std::string new_request_id() {
 }  // namespace
 
 FunctionSnapshot::FunctionSnapshot(FunctionDefinition definition, pid_t pid, UniqueFd pidfd,
-                                   UniqueFd control, CgroupPool* cgroups)
-    : definition_(std::move(definition)),
+                                   UniqueFd control, CgroupPool* cgroups, HostIdLease ids)
+    : ids_(std::move(ids)),
+      definition_(std::move(definition)),
       process_(pid, std::move(pidfd)),
       control_(std::move(control)),
       cgroups_(cgroups) {
@@ -72,11 +93,13 @@ FunctionSnapshot::~FunctionSnapshot() {
 }
 
 // The snapshot runs the function's own code (its init), so what it answers
-// is checked before sproutd acts on it: the pidfd must name a child of
-// sproutd (CLONE_PARENT) whose user namespace was created inside the
-// snapshot's own. Anything else (a pidfd_open of some other process) is
-// refused, so a hijacked snapshot cannot make sproutd move, kill or wait for
-// processes that are not its sandboxes. Returns the sandbox's pid.
+// is checked before sproutd acts on it: the pidfd must name a live child of
+// the snapshot whose user namespace was created inside the snapshot's own.
+// Anything else (a pidfd_open of some other process) is refused, so a
+// hijacked snapshot cannot make sproutd move, kill or wait for processes
+// that are not its sandboxes. Returns the sandbox's pid. The pidfd pins the
+// process: it is checked alive after the reads, so the pid read through
+// /proc cannot have been reused by another process meanwhile.
 Result<pid_t> verify_forked_sandbox(int pidfd, pid_t snapshot_pid) {
   std::ifstream fdinfo("/proc/self/fdinfo/" + std::to_string(pidfd));
   std::string key;
@@ -97,10 +120,9 @@ Result<pid_t> verify_forked_sandbox(int pidfd, pid_t snapshot_pid) {
       break;
     }
   }
-  // Our child from here on: its pid cannot be reused until we reap it.
-  if (parent != getpid())
+  if (parent != snapshot_pid)
     return plain_error("verify sandbox",
-                       "process " + std::to_string(pid) + " is not a child of sproutd");
+                       "process " + std::to_string(pid) + " is not a child of its snapshot");
   UniqueFd sandbox_ns(
       ::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
   if (!sandbox_ns) return os_error("open user namespace of", std::to_string(pid));
@@ -112,10 +134,12 @@ Result<pid_t> verify_forked_sandbox(int pidfd, pid_t snapshot_pid) {
     return plain_error("verify sandbox",
                        "process " + std::to_string(pid) + " was not created by its snapshot");
   }
+  if (!process_alive(pidfd))
+    return plain_error("verify sandbox", "process " + std::to_string(pid) + " ended");
   return pid;
 }
 
-Result<ReadySandbox> FunctionSnapshot::fork_sandbox() {
+Result<ReadySandbox> FunctionSnapshot::fork_sandbox(uint32_t deadline_ms) {
   const auto begin = std::chrono::steady_clock::now();
   CgroupLease lease;
   if (cgroups_) {
@@ -135,19 +159,37 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox() {
   command.mutable_fork();
   agent::ForkResult forked;
   std::vector<UniqueFd> fds;
+  const std::string snapshot_name = "function snapshot " + definition_.name + "@" +
+                                    definition_.version;
   {
     std::lock_guard lock(control_mutex_);
-    if (!process_.alive()) {
-      return plain_error("fork sandbox", "function snapshot " + definition_.name + "@" +
-                                             definition_.version + " " +
-                                             process_.end_description());
-    }
+    if (!process_.alive())
+      return plain_error("fork sandbox", snapshot_name + " " + process_.end_description());
     if (auto r = send_packet(control_.get(), command, {sandbox_end.get(), log_write.get()}); !r) {
+      // A closed channel: the snapshot is ending; say how, once it has.
+      if (process_.wait_for_end(1000))
+        return plain_error("fork sandbox", snapshot_name + " " + process_.end_description());
       return std::unexpected(r.error());
     }
+    if (!wait_for_answer(control_.get(), process_.pidfd(), deadline_ms)) {
+      if (process_.alive()) {
+        // Its before-fork hooks (function code) hold it: it is not used
+        // again. Waited for, so that the next caller sees it dead and
+        // rebuilds it rather than writing to a closing channel.
+        process_.kill();
+        process_.wait_for_end(1000);
+        Error late{"fork sandbox", snapshot_name, ETIMEDOUT,
+                   "did not fork within " + std::to_string(deadline_ms) +
+                       " ms (a blocking before-fork hook?); it was killed and is rebuilt on the "
+                       "next call"};
+        return std::unexpected(std::move(late));
+      }
+      return plain_error("fork sandbox", snapshot_name + " " + process_.end_description());
+    }
     if (auto r = receive_packet(control_.get(), forked, &fds); !r) {
-      return plain_error("fork sandbox", "function snapshot " + definition_.name +
-                                             " did not answer (" + r.error().message() +
+      process_.wait_for_end(1000);
+      return plain_error("fork sandbox", snapshot_name + " did not answer (" +
+                                             r.error().message() +
                                              "): " + process_.end_description());
     }
   }
@@ -163,19 +205,26 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox() {
   // invocation channel (see run_invocation).
   Sandbox sandbox(*pid, std::move(fds[0]), UniqueFd(), CgroupLease{},
                   std::chrono::steady_clock::now(), 0);
-  // Into its cgroup before its first request, hence before any user code:
-  // the sandbox runs nothing of the function until it reads that request.
+  // Into its cgroup before any function code: the sandbox waits for our
+  // go, sent below, before it runs the runtime's after-fork hooks. The pid
+  // is still the sandbox's afterwards (checked alive: not yet reaped, so
+  // not reused), hence the process placed was the sandbox.
   if (lease) {
     if (auto placed = lease->add_process(*pid); !placed) return std::unexpected(placed.error());
+    if (!process_alive(sandbox.pidfd()))
+      return plain_error("fork sandbox", "the sandbox ended before its placement");
     sandbox.adopt_cgroup(std::move(lease));
   }
+  const char go = agent::kPlacedByteValue;
+  if (send(channel.get(), &go, 1, MSG_NOSIGNAL) != 1)
+    return os_error("fork sandbox", "send the go to the sandbox");
   ReadySandbox ready{std::move(sandbox), std::move(channel), std::move(logs), elapsed_us(begin)};
   return ready;
 }
 
 Result<void> FunctionSnapshot::prefork(size_t count) {
   for (size_t i = 0; i < count; ++i) {
-    auto ready = fork_sandbox();
+    auto ready = fork_sandbox(definition_.fork_timeout_ms);
     if (!ready) return std::unexpected(ready.error());
     std::lock_guard lock(idle_mutex_);
     idle_.push_back(std::move(*ready));
@@ -205,12 +254,27 @@ Result<InvocationResult> FunctionSnapshot::invoke(const InvocationRequest& reque
       idle_.pop_front();
     }
   }
+  const uint32_t timeout_ms = request.timeout_ms ? request.timeout_ms : definition_.timeout_ms;
   if (!ready) {
-    auto forked = fork_sandbox();
+    auto forked = fork_sandbox(std::min(definition_.fork_timeout_ms, timeout_ms));
+    if (!forked && forked.error().err == ETIMEDOUT) {
+      // The function's own code (a before-fork hook) held the fork past the
+      // deadline: the invocation timed out, the snapshot is gone.
+      InvocationResult late;
+      late.status = InvocationStatus::kTimeout;
+      late.detail = forked.error().object + " " + forked.error().detail;
+      late.metrics.total_us = elapsed_us(begin);
+      return late;
+    }
     if (!forked) return std::unexpected(forked.error());
     ready.emplace(std::move(*forked));
   }
-  const uint32_t timeout_ms = request.timeout_ms ? request.timeout_ms : definition_.timeout_ms;
+  // CPU the sandbox spent before its request (after-fork hooks, warm-up),
+  // from its own cgroup, whose counters started at zero when it was placed.
+  uint64_t prerequest_cpu_us = 0;
+  if (SandboxCgroup* cgroup = ready->sandbox.cgroup()) {
+    prerequest_cpu_us = cgroup->read_usage().cpu_time_us;
+  }
   agent::InvokeRequest wire;
   wire.set_request_id(request.request_id.empty() ? new_request_id() : request.request_id);
   wire.set_payload(request.payload);
@@ -220,6 +284,7 @@ Result<InvocationResult> FunctionSnapshot::invoke(const InvocationRequest& reque
       run_invocation(*ready, wire, timeout_ms, definition_, request.cancel_fd);
   result.request_id = wire.request_id();
   result.metrics.preforked = preforked;
+  result.metrics.prerequest_cpu_us = prerequest_cpu_us;
   result.metrics.fork_us = preforked ? 0 : ready->fork_us;
   result.metrics.total_us = elapsed_us(begin);
   return result;

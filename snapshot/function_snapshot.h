@@ -3,11 +3,14 @@
 // sandboxes, and runs invocations on them. Thread-safe: the control channel
 // is held only for the fork itself; invocations run in parallel.
 //
-// Sandboxes are cloned with CLONE_PARENT, so they are children of the
-// supervisor, which waits on them through their pidfds. A running invocation
-// does not depend on its snapshot: if the snapshot dies, invocations in
-// flight finish, pre-forked sandboxes are discarded, and the next invoke()
-// fails with an error that says how the snapshot ended.
+// The snapshot is pid 1 of its own pid namespace, so its sandboxes are its
+// children (nested pid namespaces); the supervisor watches them through
+// their pidfds and learns their exit status from the kernel (PIDFD_GET_INFO)
+// once the snapshot has reaped them. Everything of the function lives in the
+// snapshot's pid namespace: when the snapshot ends, so do its sandboxes,
+// in-flight invocations included, and whatever its init left running.
+// Every exchange with the snapshot has a deadline; a snapshot that misses one
+// is killed (the next invocation rebuilds it).
 #pragma once
 
 #include <sys/types.h>
@@ -25,6 +28,7 @@
 #include "sandbox/proto/sandbox_spec.pb.h"
 #include "sandbox/sandbox_process.h"
 #include "snapshot/child_process.h"
+#include "snapshot/host_ids.h"
 #include "snapshot/invocation_result.h"
 
 namespace sprout {
@@ -41,7 +45,11 @@ struct FunctionDefinition {
   // sprout).
   sandbox::SandboxSpec sandbox;
   std::vector<std::string> pre_imports;  // python3: imported before the handler's module
+  std::string tenant;                    // whose zygote the snapshot comes from
   uint32_t timeout_ms = 3000;
+  // Longest wait for the snapshot to answer a fork (its before-fork hooks
+  // run meanwhile); an invocation waits at most its own timeout.
+  uint32_t fork_timeout_ms = 2000;
   int init_timeout_ms = 10000;  // Lambda's init limit
   size_t max_log_bytes = 64 * 1024;
   size_t max_result_bytes = 6 * 1024 * 1024;
@@ -66,8 +74,10 @@ struct ReadySandbox {
 
 class FunctionSnapshot {
  public:
+  // `ids`: the host uid/gid the snapshot's user namespace maps to, kept
+  // until every process of the function has ended.
   FunctionSnapshot(FunctionDefinition definition, pid_t pid, UniqueFd pidfd, UniqueFd control,
-                   CgroupPool* cgroups);
+                   CgroupPool* cgroups, HostIdLease ids);
   ~FunctionSnapshot();
 
   // Runs one invocation in a never-used sandbox: a pre-forked one when the
@@ -76,6 +86,9 @@ class FunctionSnapshot {
   Result<InvocationResult> invoke(const InvocationRequest& request);
   // Forks `count` sandboxes ahead of demand.
   Result<void> prefork(size_t count);
+  // The cgroup leaf the snapshot itself runs in (the function's limits).
+  void adopt_own_cgroup(CgroupLease cgroup) { own_cgroup_ = std::move(cgroup); }
+  uid_t host_uid() const { return ids_.uid(); }
   size_t idle_count();
 
   bool alive() { return process_.alive(); }
@@ -89,8 +102,14 @@ class FunctionSnapshot {
   friend class RuntimeZygote;  // waits for the init result on our channel
   int control_fd() const { return control_.get(); }
   int pidfd() const { return process_.pidfd(); }
-  Result<ReadySandbox> fork_sandbox();
+  // Forks a sandbox, waiting for the snapshot at most `deadline_ms`; a miss
+  // kills the snapshot and is an error with err == ETIMEDOUT.
+  Result<ReadySandbox> fork_sandbox(uint32_t deadline_ms);
 
+  // Declared first, destroyed last: the id and the leaf are given back only
+  // after the snapshot's process (and with it its pid namespace) has ended.
+  HostIdLease ids_;
+  CgroupLease own_cgroup_;
   FunctionDefinition definition_;
   agent::FunctionIdentity identity_;
   ChildProcess process_;

@@ -31,6 +31,9 @@ struct InvocationMetrics {
   uint64_t total_us = 0;  // from invoke() to the result
   uint64_t cpu_time_us = 0;
   uint64_t peak_memory_bytes = 0;
+  // CPU the sandbox used before its request arrived (the runtime's after-fork
+  // hooks and warm-up in a pre-forked sandbox): function code, so billed.
+  uint64_t prerequest_cpu_us = 0;
   bool preforked = false;
 };
 

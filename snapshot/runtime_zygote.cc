@@ -18,8 +18,9 @@
 namespace sprout {
 namespace {
 
-constexpr uid_t kNobody = 65534;
 constexpr int kAgentControlFd = 3;
+// The snapshot's ids inside its own user namespace (see agent/snapshot_role.cc).
+constexpr uid_t kSnapshotInsideId = 1000;
 constexpr int kAgentErrorFd = 4;
 
 int remaining_ms(std::chrono::steady_clock::time_point deadline) {
@@ -130,7 +131,7 @@ const char* runtime_kind_name(agent::RuntimeKind kind) {
   }
 }
 
-Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(const ZygoteOptions& options) {
+Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(ZygoteOptions options) {
   const std::string runtime = runtime_kind_name(options.runtime);
   if (runtime == "unknown") return plain_error("start zygote", "unknown runtime");
   UniqueFd agent(open(options.agent_path.c_str(), O_PATH | O_CLOEXEC));
@@ -151,8 +152,10 @@ Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(const ZygoteOptions&
   char* envp[] = {path_env.data(), lang_env.data(), log_env.data(), nullptr};
 
   const bool root = geteuid() == 0;
-  const uid_t uid = root ? (options.uid ? options.uid : kNobody) : geteuid();
-  const gid_t gid = root ? (options.gid ? options.gid : kNobody) : getegid();
+  if (root && !options.ids)
+    return plain_error("start " + runtime + " zygote", "no host id given for the zygote");
+  const uid_t uid = root ? options.ids.uid() : geteuid();
+  const gid_t gid = root ? options.ids.gid() : getegid();
 
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
@@ -180,13 +183,13 @@ Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(const ZygoteOptions&
   error_write.reset();
 
   std::unique_ptr<RuntimeZygote> zygote(new RuntimeZygote(
-      options, static_cast<pid_t>(pid), std::move(owned_pidfd), std::move(control)));
+      std::move(options), uid, static_cast<pid_t>(pid), std::move(owned_pidfd), std::move(control)));
   int exec_errno = 0;
   if (read(error_read.get(), &exec_errno, sizeof exec_errno) == sizeof exec_errno) {
-    return os_error("exec sprout-agent", options.agent_path, exec_errno);
+    return os_error("exec sprout-agent", zygote->options_.agent_path, exec_errno);
   }
-  auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.ready_timeout_ms);
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(zygote->options_.ready_timeout_ms);
   if (!wait_readable(zygote->control_.get(), zygote->process_.pidfd(), -1, nullptr, deadline)) {
     zygote->process_.kill();
     return plain_error("start " + runtime + " zygote",
@@ -212,8 +215,69 @@ RuntimeZygote::~RuntimeZygote() {
   process_.stop(1000);
 }
 
-Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, CgroupPool* cgroups) {
+Result<std::pair<pid_t, UniqueFd>> RuntimeZygote::spawn_snapshot(const std::string& what,
+                                                                  int control_end, int log_end) {
+  agent::ZygoteCommand command;
+  command.mutable_spawn();
+  agent::SnapshotSpawned spawned;
+  std::vector<UniqueFd> fds;
+  std::lock_guard lock(mutex_);
+  if (!process_.alive())
+    return plain_error(what, "runtime zygote " + std::string(runtime_kind_name(options_.runtime)) +
+                                 (options_.tenant.empty() ? "" : " of tenant " + options_.tenant) +
+                                 " died: " + process_.end_description());
+  if (auto r = send_packet(control_.get(), command, {control_end, log_end}); !r)
+    return std::unexpected(r.error());
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(options_.command_timeout_ms);
+  if (!wait_readable(control_.get(), process_.pidfd(), -1, nullptr, deadline)) {
+    // A zygote runs only trusted code; one that does not answer is broken.
+    process_.kill();
+    return plain_error(what, "runtime zygote did not fork a snapshot within " +
+                                 std::to_string(options_.command_timeout_ms) +
+                                 " ms: " + process_.end_description());
+  }
+  if (auto r = receive_packet(control_.get(), spawned, &fds); !r) {
+    return plain_error(what, "zygote did not answer: " + r.error().message() + "; " +
+                                 process_.end_description());
+  }
+  if (!spawned.ok() || fds.size() != 1)
+    return plain_error(what, "zygote could not fork a snapshot: " + spawned.error());
+  return std::pair<pid_t, UniqueFd>(spawned.snapshot_pid(), std::move(fds[0]));
+}
+
+namespace {
+
+Result<void> write_proc_file(pid_t pid, const char* name, const std::string& text) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return os_error("open", path);
+  if (write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    return os_error("write", path);
+  return {};
+}
+
+// Maps the snapshot's uid/gid 1000 onto its host ids. Written by sproutd:
+// the zygote could only map its own uid, which would make every snapshot of
+// the tenant one user. setgroups is denied first, so that the snapshot can
+// never drop a supplementary group to get past a "deny to group" permission.
+Result<void> map_snapshot_ids(pid_t pid, uid_t uid, gid_t gid) {
+  const std::string inside = std::to_string(kSnapshotInsideId) + " ";
+  if (auto r = write_proc_file(pid, "setgroups", "deny"); !r) return r;
+  if (auto r = write_proc_file(pid, "uid_map", inside + std::to_string(uid) + " 1\n"); !r)
+    return r;
+  return write_proc_file(pid, "gid_map", inside + std::to_string(gid) + " 1\n");
+}
+
+}  // namespace
+
+Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, CgroupPool* cgroups,
+                                        HostIdLease snapshot_ids) {
   const std::string what = "load " + definition.name + "@" + definition.version;
+  const bool root = geteuid() == 0;
+  if (root && !snapshot_ids) return plain_error(what, "no host id given for the snapshot");
+  const uid_t uid = root ? snapshot_ids.uid() : geteuid();
+  const gid_t gid = root ? snapshot_ids.gid() : getegid();
   auto bundle = sealed_memfd(definition.bundle);
   if (!bundle) return std::unexpected(bundle.error());
   int pair[2];
@@ -227,60 +291,78 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
   // holding the pipe must not hang the load.
   fcntl(log_read.get(), F_SETFL, O_NONBLOCK);
 
-  agent::ZygoteCommand command;
-  auto* load = command.mutable_load();
-  load->mutable_function()->set_name(definition.name);
-  load->mutable_function()->set_version(definition.version);
-  load->mutable_function()->set_memory_limit_mb(
-      static_cast<uint32_t>(definition.sandbox.memory_limit_bytes() >> 20));
-  load->mutable_function()->set_timeout_ms(definition.timeout_ms);
-  load->set_handler(definition.handler);
-  load->set_bundle_format(definition.bundle_format);
-  load->set_bundle_file_name(definition.bundle_file_name);
-  *load->mutable_sandbox() = definition.sandbox;
-  load->set_memory_fenced_by_cgroup(cgroups && cgroups->enforces_memory());
-  for (const auto& module : definition.pre_imports) load->add_pre_imports(module);
-
-  agent::LoadStarted started;
-  std::vector<UniqueFd> fds;
-  {
-    std::lock_guard lock(mutex_);
-    if (!process_.alive())
-      return plain_error(what, "runtime zygote " +
-                                   std::string(runtime_kind_name(options_.runtime)) +
-                                   " died: " + process_.end_description());
-    if (auto r = send_packet(control_.get(), command,
-                             {snapshot_end.get(), bundle->get(), log_write.get()});
-        !r) {
-      return std::unexpected(r.error());
-    }
-    if (auto r = receive_packet(control_.get(), started, &fds); !r) {
-      return plain_error(what, "zygote did not answer: " + r.error().message() + "; " +
-                                   process_.end_description());
-    }
+  // The function's own cgroup leaf, before its snapshot exists, so that a
+  // machine out of cgroups fails the load before anything is forked.
+  const CgroupLimits limits{definition.sandbox.memory_limit_bytes(),
+                            definition.sandbox.pids_limit(), definition.sandbox.cpu_millicores()};
+  CgroupLease own_cgroup;
+  if (cgroups) {
+    auto acquired = cgroups->acquire(limits);
+    if (!acquired) return std::unexpected(acquired.error());
+    own_cgroup = std::move(*acquired);
   }
+
+  auto spawned = spawn_snapshot(what, snapshot_end.get(), log_write.get());
+  if (!spawned) return std::unexpected(spawned.error());
   snapshot_end.reset();
   log_write.reset();
-  if (!started.ok() || fds.size() != 1)
-    return plain_error(what, "zygote could not fork a snapshot: " + started.error());
+  const pid_t pid = spawned->first;
+  auto snapshot = std::make_unique<FunctionSnapshot>(definition, pid, std::move(spawned->second),
+                                                     std::move(control), cgroups,
+                                                     std::move(snapshot_ids));
+  // Confined before it learns anything of the function: its ids, then its
+  // cgroup (the snapshot waits for LoadFunction, sent only after both).
+  if (auto r = map_snapshot_ids(pid, uid, gid); !r) return plain_error(what, r.error().message());
+  if (own_cgroup) {
+    if (auto r = own_cgroup->add_process(pid); !r) return plain_error(what, r.error().message());
+  }
+  SandboxCgroup* own_leaf = own_cgroup.get();
+  snapshot->adopt_own_cgroup(std::move(own_cgroup));
 
-  auto snapshot = std::make_unique<FunctionSnapshot>(
-      definition, started.snapshot_pid(), std::move(fds[0]), std::move(control), cgroups);
+  agent::LoadFunction load;
+  load.mutable_function()->set_name(definition.name);
+  load.mutable_function()->set_version(definition.version);
+  load.mutable_function()->set_memory_limit_mb(
+      static_cast<uint32_t>(definition.sandbox.memory_limit_bytes() >> 20));
+  load.mutable_function()->set_timeout_ms(definition.timeout_ms);
+  load.set_handler(definition.handler);
+  load.set_bundle_format(definition.bundle_format);
+  load.set_bundle_file_name(definition.bundle_file_name);
+  *load.mutable_sandbox() = definition.sandbox;
+  load.set_memory_fenced_by_cgroup(cgroups && cgroups->enforces_memory());
+  for (const auto& module : definition.pre_imports) load.add_pre_imports(module);
+  if (auto r = send_packet(snapshot->control_fd(), load, {bundle->get()}); !r)
+    return plain_error(what, "send the function to its snapshot: " + r.error().message());
+
   LoadOutcome outcome;
   LogTail logs(definition.max_log_bytes);
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(definition.init_timeout_ms);
+  // An init that dies or fails after touching more memory than its limit
+  // allows is reported as such, not as a crash.
+  auto over_memory_limit = [&] { return own_leaf && own_leaf->read_usage().oom_kills > 0; };
+  auto out_of_memory = [&] {
+    outcome.init.set_ok(false);
+    outcome.init.set_error_type("Runtime.OutOfMemory");
+    outcome.init.set_error_message(
+        "init exceeded the memory limit of " +
+        std::to_string(definition.sandbox.memory_limit_bytes() >> 20) + " MiB");
+  };
   // The snapshot ends its logs, then reports its init result.
   if (!wait_readable(snapshot->control_fd(), snapshot->pidfd(), log_read.get(), &logs, deadline)) {
     bool timed_out = snapshot->alive();
     snapshot->kill();
     drain(log_read.get(), &logs);
     outcome.init.set_ok(false);
-    outcome.init.set_error_type(timed_out ? "Runtime.InitTimeout" : "Runtime.InitCrashed");
-    outcome.init.set_error_message(
-        timed_out
-            ? "init did not finish within " + std::to_string(definition.init_timeout_ms) + " ms"
-            : "function snapshot " + snapshot->end_description() + " during init");
+    if (!timed_out && over_memory_limit()) {
+      out_of_memory();
+    } else {
+      outcome.init.set_error_type(timed_out ? "Runtime.InitTimeout" : "Runtime.InitCrashed");
+      outcome.init.set_error_message(
+          timed_out
+              ? "init did not finish within " + std::to_string(definition.init_timeout_ms) + " ms"
+              : "function snapshot " + snapshot->end_description() + " during init");
+    }
     outcome.init_logs = logs.text();
     return outcome;
   }
@@ -290,6 +372,7 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
     outcome.init.set_error_message("function snapshot " + snapshot->end_description() +
                                    " during init");
   }
+  if (!outcome.init.ok() && over_memory_limit()) out_of_memory();
   drain(log_read.get(), &logs);
   outcome.init_logs = logs.text();
   if (outcome.init.ok()) outcome.snapshot = std::move(snapshot);

@@ -56,7 +56,7 @@ void SandboxReaper::run() {
     size_t reaped = 0;
     for (size_t i = dying.size(); i-- > 0;) {
       if (!(fds[i + 1].revents & (POLLIN | POLLHUP))) continue;
-      (void)dying[i].reap();  // returns the cgroup lease to its pool
+      dying[i].discard_after_exit();  // returns the cgroup lease to its pool
       dying.erase(dying.begin() + static_cast<long>(i));
       ++reaped;
     }

@@ -3,17 +3,91 @@
 #include <google/protobuf/text_format.h>
 
 #include <cstdlib>
+#include <limits>
+#include <regex>
+#include <sstream>
+#include <vector>
 
 #include "supervisor/atomic_file.h"
 
 namespace sprout::supervisor {
+namespace {
+
+std::vector<std::string> split_fields(const std::string& line) {
+  std::vector<std::string> fields;
+  std::string field;
+  std::istringstream in(line);
+  while (std::getline(in, field, ':')) fields.push_back(field);
+  return fields;
+}
+
+bool parse_id(const std::string& text, uint64_t* id) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) return false;
+  char* end = nullptr;
+  *id = std::strtoull(text.c_str(), &end, 10);
+  return *end == '\0';
+}
+
+// Refuses `range` when a numeric field of an account file falls in it.
+// `columns` lists the fields that hold ids, with the kind of id each is.
+Result<void> check_account_file(const HostIdRange& range, const std::string& path,
+                                const std::vector<std::pair<size_t, const char*>>& columns) {
+  auto text = read_whole_file(path);
+  if (!text) {
+    return plain_error("check host id range",
+                       "cannot read " + path +
+                           " to make sure no account uses the range: " + text.error().message());
+  }
+  const uint64_t first = range.first(), last = uint64_t{range.first()} + range.count() - 1;
+  std::istringstream lines(*text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto fields = split_fields(line);
+    for (const auto& [column, kind] : columns) {
+      uint64_t id = 0;
+      if (column >= fields.size() || !parse_id(fields[column], &id)) continue;
+      if (id >= first && id <= last) {
+        return plain_error("check host id range",
+                           "host_id_first " + std::to_string(first) + ", host_id_count " +
+                               std::to_string(range.count()) + " (ids " + std::to_string(first) +
+                               ".." + std::to_string(last) + ") contains " + kind + " " +
+                               std::to_string(id) + " of '" + fields[0] + "' in " + path +
+                               "; choose a range that no account or group uses");
+      }
+    }
+  }
+  return {};
+}
+
+// The text format parser skips reserved field names without a word, so a
+// config that still sets a removed field is caught here: silently running
+// under other ids than the operator wrote down is worse than refusing.
+std::string removed_field_in(const std::string& text) {
+  static const std::regex kRemoved(R"((^|[\s{;,])(sandbox_uid|sandbox_gid)\s*:)");
+  std::istringstream lines(text);
+  std::string line;
+  std::smatch found;
+  while (std::getline(lines, line)) {
+    line = line.substr(0, line.find('#'));  // comments
+    if (std::regex_search(line, found, kRemoved)) return found[2];
+  }
+  return {};
+}
+
+}  // namespace
 
 std::string usage_text() {
   return "usage: sproutd [--socket PATH] [--state-dir DIR] [--config FILE]\n"
          "               [--max-live-sandboxes N] [--max-queue N] [--queue-timeout-ms N]\n"
          "               [--max-frame-bytes N] [--allow-uid UID]... [--allow-gid GID]...\n"
          "               [--python-pre-import MODULE]... [--agent PATH]\n"
+         "               [--host-id-first ID] [--host-id-count N] [--snapshot-idle-ttl-s S]\n"
+         "               [--fork-timeout-ms N] [--prefork-threads N]\n"
          "defaults: --socket /run/sprout/sprout.sock --state-dir /var/lib/sprout\n"
+         "          --host-id-first 3000000000 --host-id-count 65536\n"
+         "          --snapshot-idle-ttl-s 600 (0: never evict) --fork-timeout-ms 2000\n"
+         "          --prefork-threads 4\n"
          "The config file is a DaemonConfig (supervisor/proto/daemon_config.proto) in text "
          "format.\n";
 }
@@ -28,16 +102,24 @@ void apply_config_defaults(DaemonConfig& config) {
   if (config.io_threads() == 0) config.set_io_threads(2);
   if (config.drain_timeout_ms() == 0) config.set_drain_timeout_ms(30000);
   if (config.async_results_kept() == 0) config.set_async_results_kept(10000);
+  if (config.host_id_first() == 0) config.set_host_id_first(kDefaultHostIdFirst);
+  if (config.host_id_count() == 0) config.set_host_id_count(kDefaultHostIdCount);
+  // Presence, not zero: an explicit 0 means "never evict".
+  if (!config.has_snapshot_idle_ttl_s()) config.set_snapshot_idle_ttl_s(kDefaultSnapshotIdleTtlS);
+  if (config.fork_timeout_ms() == 0) config.set_fork_timeout_ms(2000);
+  if (config.prefork_threads() == 0) config.set_prefork_threads(4);
 }
 
 Result<DaemonConfig> load_config(int argc, char** argv) {
   DaemonConfig flags;
   std::string config_file;
-  auto number = [](const char* text, const std::string& flag) -> Result<uint64_t> {
+  auto number = [](const char* text, const std::string& flag,
+                   uint64_t max = std::numeric_limits<uint32_t>::max()) -> Result<uint64_t> {
     char* end = nullptr;
     unsigned long long value = std::strtoull(text, &end, 10);
-    if (!*text || *end)
-      return plain_error("parse flags", flag + " takes a number, not '" + text + "'");
+    if (!*text || *end || *text == '-' || value > max)
+      return plain_error("parse flags", flag + " takes a number up to " + std::to_string(max) +
+                                            ", not '" + text + "'");
     return value;
   };
   for (int i = 1; i < argc; ++i) {
@@ -55,6 +137,10 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
       flags.set_agent_path(value);
     } else if (flag == "--python-pre-import") {
       flags.add_python_pre_imports(value);
+    } else if (flag == "--max-frame-bytes") {
+      auto n = number(value, flag, std::numeric_limits<uint64_t>::max());
+      if (!n) return std::unexpected(n.error());
+      flags.set_max_frame_bytes(*n);
     } else {
       auto n = number(value, flag);
       if (!n) return std::unexpected(n.error());
@@ -64,14 +150,22 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
         flags.set_max_queue(*n);
       else if (flag == "--queue-timeout-ms")
         flags.set_queue_timeout_ms(*n);
-      else if (flag == "--max-frame-bytes")
-        flags.set_max_frame_bytes(*n);
       else if (flag == "--allow-uid")
         flags.add_allowed_uids(*n);
       else if (flag == "--allow-gid")
         flags.add_allowed_gids(*n);
       else if (flag == "--drain-timeout-ms")
         flags.set_drain_timeout_ms(*n);
+      else if (flag == "--host-id-first")
+        flags.set_host_id_first(*n);
+      else if (flag == "--host-id-count")
+        flags.set_host_id_count(*n);
+      else if (flag == "--snapshot-idle-ttl-s")
+        flags.set_snapshot_idle_ttl_s(*n);
+      else if (flag == "--fork-timeout-ms")
+        flags.set_fork_timeout_ms(*n);
+      else if (flag == "--prefork-threads")
+        flags.set_prefork_threads(*n);
       else
         return plain_error("parse flags", "unknown flag " + flag + "\n" + usage_text());
     }
@@ -80,6 +174,12 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
   if (!config_file.empty()) {
     auto text = read_whole_file(config_file);
     if (!text) return std::unexpected(text.error());
+    if (std::string removed = removed_field_in(*text); !removed.empty()) {
+      return plain_error("parse config",
+                         config_file + ": " + removed +
+                             " is no longer supported: every zygote and function snapshot runs "
+                             "as a host id of its own, from host_id_first/host_id_count");
+    }
     if (!google::protobuf::TextFormat::ParseFromString(*text, &config)) {
       return plain_error("parse config",
                          config_file + " is not a valid DaemonConfig in text format");
@@ -88,6 +188,22 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
   config.MergeFrom(flags);  // flags win over the file
   apply_config_defaults(config);
   return config;
+}
+
+Result<HostIdRange> host_id_range_of(const DaemonConfig& config, const std::string& passwd_path,
+                                     const std::string& group_path) {
+  auto range = HostIdRange::create(config.host_id_first(), config.host_id_count());
+  if (!range) {
+    return plain_error("check host id range",
+                       "host_id_first " + std::to_string(config.host_id_first()) +
+                           ", host_id_count " + std::to_string(config.host_id_count()) + ": " +
+                           range.error().detail);
+  }
+  if (auto r = check_account_file(*range, passwd_path, {{2, "uid"}, {3, "gid"}}); !r)
+    return std::unexpected(r.error());
+  if (auto r = check_account_file(*range, group_path, {{2, "gid"}}); !r)
+    return std::unexpected(r.error());
+  return range;
 }
 
 }  // namespace sprout::supervisor

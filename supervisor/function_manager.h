@@ -1,30 +1,42 @@
-// The heart of sproutd: deployed functions and their snapshots, the zygotes
-// they come from, admission, pre-fork pools, metering. Every method is
-// thread-safe and may block (it runs on worker threads, never on Asio's).
+// The heart of sproutd: deployed functions, their snapshots, admission and
+// metering. Every method is thread-safe and may block (it runs on worker
+// threads, never on Asio's).
 //
 // Versions: a deploy creates version N+1 and swaps it in atomically; an
 // invocation holds its version (and that version's snapshot) until it ends,
-// so invocations already running on the old version finish on it.
+// so invocations already running on the old version finish on it, and the
+// old snapshot ends as soon as the last of them does.
+//
+// Each version's snapshot lives in its FunctionVersion, loaded from its
+// tenant's zygote (ZygoteTable). A maintenance thread drops snapshots that
+// ended or that nobody invoked for the idle TTL, stops zygotes that no
+// snapshot needs any more, and has the PreforkKeeper top up the pools of
+// pre-forked sandboxes. InvokeAsync results wait in AsyncResults.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "api/proto/sprout_api.pb.h"
 #include "sandbox/cgroup_pool.h"
+#include "snapshot/host_ids.h"
 #include "snapshot/runtime_zygote.h"
+#include "supervisor/async_results.h"
 #include "supervisor/function_stats.h"
+#include "supervisor/function_version.h"
+#include "supervisor/prefork_keeper.h"
 #include "supervisor/proto/daemon_config.pb.h"
 #include "supervisor/registry.h"
 #include "supervisor/scheduler.h"
 #include "supervisor/thread_pool.h"
+#include "supervisor/zygote_table.h"
 
 namespace sprout::supervisor {
 
@@ -32,11 +44,14 @@ inline constexpr size_t kMaxPayloadBytes = 6 * 1024 * 1024;
 
 class FunctionManager {
  public:
+  // `host_ids`: the range zygotes and snapshots take their host ids from;
+  // empty when sproutd is not root (everything then runs as sproutd).
   FunctionManager(const DaemonConfig& config, Registry& registry, CgroupPool* cgroups,
-                  std::string agent_path);
+                  std::string agent_path, std::optional<HostIdRange> host_ids);
   ~FunctionManager();
 
-  // Loads every function the registry holds (after a restart).
+  // Takes in every function the registry holds (after a restart). Their
+  // snapshots are loaded by their first invocations.
   void restore();
 
   api::Response deploy(api::DeployRequest request);
@@ -56,42 +71,35 @@ class FunctionManager {
   uint32_t live_invocations() { return scheduler_.live(); }
 
  private:
-  struct FunctionVersion;
-  struct AsyncInvocation;
-
   std::shared_ptr<FunctionVersion> lookup(const std::string& name);
-  Result<RuntimeZygote*> zygote_for(agent::RuntimeKind runtime);
-  // The version's snapshot, rebuilt from its zygote if it died.
-  Result<std::shared_ptr<FunctionSnapshot>> live_snapshot(FunctionVersion& version);
-  Result<LoadOutcome> load_version(const FunctionVersion& version);
-  api::FunctionInfo info_of(FunctionVersion& version);
-  void keep_pools();
+  std::vector<std::shared_ptr<FunctionVersion>> current_versions();
+
+  // The maintenance thread: wakes every 50 ms, or when an invocation ends.
+  void maintain();
+  void maintenance_pass();
+  void wake_maintenance() { maintenance_wake_.notify_all(); }
 
   const DaemonConfig config_;
   Registry& registry_;
   CgroupPool* cgroups_;
-  const std::string agent_path_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   Scheduler scheduler_;
-  LauncherThread launcher_;
+  // Before the functions: outlives every pin a version holds.
+  ZygoteTable zygotes_;
 
-  std::mutex zygotes_mutex_;
-  std::map<agent::RuntimeKind, std::unique_ptr<RuntimeZygote>> zygotes_;
-
-  std::mutex functions_mutex_;
+  std::mutex functions_mutex_;  // held only to read or change the maps, never across a load
   std::map<std::string, std::shared_ptr<FunctionVersion>> functions_;
   std::map<std::string, std::shared_ptr<FunctionStats>> stats_;
   std::map<std::string, std::shared_ptr<std::mutex>> deploy_locks_;
 
-  std::mutex async_mutex_;
-  std::map<std::string, std::shared_ptr<AsyncInvocation>> async_;
-  std::deque<std::string> async_order_;
+  AsyncResults async_;
 
   std::atomic<bool> draining_{false};
-  std::mutex keeper_mutex_;
-  std::condition_variable keeper_wake_;
-  bool keeper_stop_ = false;
-  std::thread keeper_;
+  PreforkKeeper prefork_;
+  std::mutex maintenance_mutex_;
+  std::condition_variable maintenance_wake_;
+  bool maintenance_stop_ = false;
+  std::thread maintenance_;
 };
 
 }  // namespace sprout::supervisor

@@ -4,8 +4,9 @@
 
 namespace sprout::supervisor {
 
-uint64_t billed_milliseconds(uint64_t run_us) {
-  return std::max<uint64_t>(1, (run_us + 999) / 1000);
+uint64_t billed_milliseconds(uint64_t run_us, uint64_t prerequest_cpu_us) {
+  const uint64_t used_us = run_us + prerequest_cpu_us;
+  return std::max<uint64_t>(1, used_us / 1000 + (used_us % 1000 != 0));
 }
 
 void FunctionStats::record(api::Status status, const api::Metrics& metrics, uint32_t memory_mb) {

@@ -30,7 +30,9 @@ class FunctionStats {
   uint64_t cold_ = 0, preforked_ = 0;
 };
 
-// Lambda's rule: run time rounded up to the millisecond, at least 1 ms.
-uint64_t billed_milliseconds(uint64_t run_us);
+// Lambda's rule, applied to everything the function's code used: the run
+// time plus the CPU its sandbox spent before the request arrived (after-fork
+// hooks, warm-up), rounded up to the millisecond, at least 1 ms.
+uint64_t billed_milliseconds(uint64_t run_us, uint64_t prerequest_cpu_us);
 
 }  // namespace sprout::supervisor

@@ -2,18 +2,22 @@
 //
 //   sproutd [--socket PATH] [--state-dir DIR] [--config FILE] ...
 //
-// Start-up order: configuration -> cgroup pool (removing what a crashed
+// Start-up order: configuration -> host id range (refused, exit 2, when an
+// account uses one of its ids) -> cgroup pool (removing what a crashed
 // sproutd left) -> registry (removing half-written deploys) -> every stored
-// function reloaded -> socket -> "sproutd: ready on PATH" on stdout.
+// function taken in (each loads on its first invocation) -> socket ->
+// "sproutd: ready on PATH" on stdout.
 #include <limits.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "sandbox/cgroup_pool.h"
 #include "sandbox/log.h"
+#include "snapshot/host_ids.h"
 #include "snapshot/sandbox_reaper.h"
 #include "supervisor/config.h"
 #include "supervisor/function_manager.h"
@@ -49,6 +53,21 @@ int main(int argc, char** argv) {
     if (!help) std::fprintf(stderr, "\n");
     return help ? 0 : 2;
   }
+  // Zygotes and snapshots run as host ids of their own, from a range that no
+  // account may share. Without root sproutd cannot switch ids: everything
+  // then runs as sproutd's own.
+  std::optional<HostIdRange> host_ids;
+  if (geteuid() == 0) {
+    auto range = supervisor::host_id_range_of(*config);
+    if (!range) {
+      std::fprintf(stderr, "sproutd: %s\n", range.error().message().c_str());
+      return 2;
+    }
+    host_ids = std::move(*range);
+  } else {
+    log_line(LogLevel::kWarning,
+             "not root: zygotes and snapshots run as sproutd's own uid, not host ids of their own");
+  }
   // A client that vanishes must not kill the daemon with SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
 
@@ -67,7 +86,8 @@ int main(int argc, char** argv) {
                                 "; state in " + config->state_dir());
   int exit_code = 0;
   {
-    supervisor::FunctionManager manager(*config, **registry, pool->get(), agent);
+    supervisor::FunctionManager manager(*config, **registry, pool->get(), agent,
+                                        std::move(host_ids));
     manager.restore();
     supervisor::Server server(*config, manager);
     if (auto listening = server.listen(); !listening) {

@@ -18,9 +18,17 @@ constexpr size_t kMaxEnvBytes = 4096;  // Lambda's limit for environment variabl
 
 bool is_valid_function_name(const std::string& name) { return std::regex_match(name, kName); }
 
+bool is_valid_tenant_name(const std::string& tenant) { return std::regex_match(tenant, kName); }
+
+std::string effective_tenant(const api::FunctionSpec& spec) {
+  return spec.tenant().empty() ? "fn:" + spec.name() : spec.tenant();
+}
+
 std::string validate_function_spec(const api::FunctionSpec& spec) {
   if (!is_valid_function_name(spec.name()))
     return "function name must match [A-Za-z0-9_-]{1,64}: '" + spec.name() + "'";
+  if (!spec.tenant().empty() && !is_valid_tenant_name(spec.tenant()))
+    return "tenant must match [A-Za-z0-9_-]{1,64}, or be empty: '" + spec.tenant() + "'";
   if (spec.runtime() == api::RUNTIME_UNSPECIFIED || !api::Runtime_IsValid(spec.runtime()))
     return "runtime must be python3, native or exec";
   if (spec.handler().empty()) return "handler is required";

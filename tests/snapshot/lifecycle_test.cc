@@ -1,8 +1,10 @@
 // native and exec runtimes, pre-forking, and what happens when a snapshot
 // or a zygote dies.
 #include <sys/wait.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <thread>
 
 #include "snapshot/sandbox_reaper.h"
@@ -95,21 +97,40 @@ TEST_F(LifecycleTest, PreforkedSandboxesServeFirst) {
   EXPECT_EQ(third.status, InvocationStatus::kOk);
 }
 
+// PIDFD_GET_INFO with the exit status: Linux 6.15 and later.
+bool kernel_has_pidfd_exit_info() {
+  utsname name{};
+  uname(&name);
+  int major = 0, minor = 0;
+  sscanf(name.release, "%d.%d", &major, &minor);
+  return major > 6 || (major == 6 && minor >= 15);
+}
+
 TEST_F(LifecycleTest, KilledSnapshotGivesAClearErrorAndLeavesNothing) {
   auto snapshot =
       load_ok(python_function("import time\ndef h(event, context):\n    "
                               "time.sleep(event.get('sleep', 0))\n    return 'ok'\n",
                               "fn.h"));
   ASSERT_TRUE(snapshot);
-  // An invocation in flight when the snapshot dies runs in its own sandbox,
-  // a child of ours, not of the snapshot: it finishes.
+  // Everything of a function lives in its snapshot's pid namespace: an
+  // invocation in flight when the snapshot dies ends with it, as CRASHED
+  // (never a hang), and the kernel tells sproutd the signal.
   std::optional<Result<InvocationResult>> in_flight;
-  std::thread caller([&] { in_flight = snapshot->invoke({.payload = R"({"sleep": 0.5})"}); });
-  usleep(200 * 1000);
+  std::thread caller([&] { in_flight = snapshot->invoke({.payload = R"({"sleep": 30})"}); });
+  // Wait until the sandbox runs (it is in the snapshot's cgroup tree).
+  for (int i = 0; i < 500 && snapshot->idle_count() == 0; ++i) {
+    usleep(10 * 1000);
+    std::ifstream tasks("/proc/" + std::to_string(snapshot->pid()) + "/task/" +
+                        std::to_string(snapshot->pid()) + "/children");
+    std::string children;
+    if (tasks >> children && !children.empty()) break;
+  }
   snapshot->kill();
   caller.join();
-  ASSERT_TRUE(in_flight->has_value());
-  EXPECT_EQ((*in_flight)->status, InvocationStatus::kOk);
+  ASSERT_TRUE(in_flight->has_value()) << in_flight->error().message();
+  EXPECT_EQ((*in_flight)->status, InvocationStatus::kCrashed) << (*in_flight)->detail;
+  if (kernel_has_pidfd_exit_info())
+    EXPECT_NE((*in_flight)->detail.find("KILL"), std::string::npos) << (*in_flight)->detail;
   // The next call says what happened, and a new snapshot works.
   EXPECT_FALSE(snapshot->alive());
   auto next = snapshot->invoke({.payload = "{}"});
@@ -134,7 +155,7 @@ TEST_F(LifecycleTest, DeadZygoteIsReportedOnLoad) {
   kill(python.pid(), SIGKILL);
   usleep(50 * 1000);
   EXPECT_FALSE(python.alive());
-  auto loaded = python.load(python_function("def h(e, c):\n    return 1\n", "fn.h"), pool_.get());
+  auto loaded = python.load(python_function("def h(e, c):\n    return 1\n", "fn.h"), pool_.get(), host_id());
   ASSERT_FALSE(loaded.has_value());
   EXPECT_NE(loaded.error().message().find("runtime zygote python3 died: killed by signal KILL"),
             std::string::npos)

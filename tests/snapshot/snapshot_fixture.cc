@@ -19,6 +19,17 @@ void SnapshotTest::SetUp() {
   auto pool = CgroupPool::create({.prefix = "sprout-test", .prewarm = 2});
   ASSERT_TRUE(pool.has_value()) << pool.error().message();
   pool_ = std::move(*pool);
+  // Far from sproutd's default range, so that tests and a running sproutd
+  // never share an id.
+  auto range = HostIdRange::create(3100000000u, 4096);
+  ASSERT_TRUE(range.has_value()) << range.error().message();
+  ids_.emplace(std::move(*range));
+}
+
+HostIdLease SnapshotTest::host_id() {
+  auto lease = ids_->acquire();
+  if (!lease) throw std::runtime_error(lease.error().message());
+  return std::move(*lease);
 }
 
 void SnapshotTest::TearDown() {
@@ -29,8 +40,8 @@ void SnapshotTest::TearDown() {
 RuntimeZygote& SnapshotTest::zygote(agent::RuntimeKind runtime) {
   auto& slot = zygotes_[runtime];
   if (!slot) {
-    auto started =
-        RuntimeZygote::start({.runtime = runtime, .agent_path = SPROUT_BUILD_AGENT_PATH});
+    auto started = RuntimeZygote::start(
+        {.runtime = runtime, .agent_path = SPROUT_BUILD_AGENT_PATH, .ids = host_id()});
     if (!started) {
       ADD_FAILURE() << started.error().message();
       throw std::runtime_error(started.error().message());
@@ -56,7 +67,7 @@ FunctionDefinition SnapshotTest::python_function(const std::string& source,
 }
 
 LoadOutcome SnapshotTest::load(const FunctionDefinition& definition, agent::RuntimeKind runtime) {
-  auto loaded = zygote(runtime).load(definition, pool_.get());
+  auto loaded = zygote(runtime).load(definition, pool_.get(), host_id());
   if (!loaded) {
     ADD_FAILURE() << loaded.error().message();
     return {};

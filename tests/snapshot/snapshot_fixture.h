@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 
 #include "sandbox/cgroup_pool.h"
+#include "snapshot/host_ids.h"
 #include "snapshot/runtime_zygote.h"
 
 namespace sprout::testing {
@@ -30,7 +32,11 @@ class SnapshotTest : public ::testing::Test {
   InvocationResult invoke(FunctionSnapshot& snapshot, const std::string& payload,
                           uint32_t timeout_ms = 0);
 
+  // A fresh host id for a snapshot or zygote (the test range).
+  HostIdLease host_id();
+
   std::unique_ptr<CgroupPool> pool_;
+  std::optional<HostIdRange> ids_;
   std::map<agent::RuntimeKind, std::unique_ptr<RuntimeZygote>> zygotes_;
 };
 

@@ -1,5 +1,6 @@
 // Pure helpers of the upper layers: log tails, metering, admission, input
-// validation, the CLI's JSON, code bundles. No root, no processes.
+// validation, sproutd's configuration, the CLI's JSON, code bundles. No
+// root, no processes.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include "agent/code_bundle.h"
 #include "cli/json_writer.h"
 #include "snapshot/log_tail.h"
+#include "supervisor/config.h"
 #include "supervisor/function_stats.h"
 #include "supervisor/scheduler.h"
 #include "supervisor/validation.h"
@@ -28,10 +30,20 @@ TEST(LogTail, KeepsTheEndAndSaysWhatWasDropped) {
   EXPECT_EQ(tail.text(), "[sprout: 105 bytes of earlier output dropped]\n" + std::string(10, 'x'));
 }
 
-TEST(FunctionStats, BillsWholeMillisecondsAndComputesPercentiles) {
-  EXPECT_EQ(supervisor::billed_milliseconds(0), 1u);
-  EXPECT_EQ(supervisor::billed_milliseconds(1000), 1u);
-  EXPECT_EQ(supervisor::billed_milliseconds(1001), 2u);
+TEST(FunctionStats, BillsRunTimePlusPrerequestCpuInWholeMilliseconds) {
+  using supervisor::billed_milliseconds;
+  EXPECT_EQ(billed_milliseconds(0, 0), 1u) << "at least 1 ms";
+  EXPECT_EQ(billed_milliseconds(1, 0), 1u);
+  EXPECT_EQ(billed_milliseconds(1000, 0), 1u);
+  EXPECT_EQ(billed_milliseconds(1001, 0), 2u);
+  EXPECT_EQ(billed_milliseconds(0, 1001), 2u) << "CPU before the request is billed alone too";
+  EXPECT_EQ(billed_milliseconds(600, 400), 1u) << "ceil((600 + 400) / 1000)";
+  EXPECT_EQ(billed_milliseconds(600, 401), 2u) << "summed before rounding, not rounded each";
+  EXPECT_EQ(billed_milliseconds(2500, 2500), 5u);
+  EXPECT_EQ(billed_milliseconds(uint64_t{1} << 40, 0), (uint64_t{1} << 40) / 1000 + 1);
+}
+
+TEST(FunctionStats, ComputesPercentilesAndTotals) {
   supervisor::FunctionStats stats;
   for (uint64_t i = 1; i <= 100; ++i) {
     api::Metrics metrics;
@@ -127,6 +139,81 @@ TEST(Validation, RefusesWhatSproutdMustNotActOn) {
   defaults.set_no_prefork(true);
   supervisor::apply_function_defaults(defaults);
   EXPECT_EQ(defaults.prefork_max(), 0u);
+}
+
+TEST(Validation, TenantNamesAndTheFunctionsOwnTenant) {
+  api::FunctionSpec spec;
+  spec.set_name("hello");
+  spec.set_runtime(api::EXEC);
+  spec.set_handler("run.sh");
+  spec.set_code("x");
+  spec.set_code_format(api::SINGLE_FILE);
+  spec.set_code_file_name("run.sh");
+  EXPECT_EQ(supervisor::validate_function_spec(spec), "") << "empty: a tenant of its own";
+  EXPECT_EQ(supervisor::effective_tenant(spec), "fn:hello");
+  for (const char* good : {"acme", "A-b_9", "hello"}) {
+    spec.set_tenant(good);
+    EXPECT_EQ(supervisor::validate_function_spec(spec), "") << good;
+    EXPECT_EQ(supervisor::effective_tenant(spec), good);
+  }
+  // A named tenant can never be taken for a function's own ("fn:<name>").
+  for (const std::string& bad :
+       std::vector<std::string>{"fn:hello", "a b", "../x", "x/y", std::string(65, 't')}) {
+    spec.set_tenant(bad);
+    EXPECT_NE(supervisor::validate_function_spec(spec).find("tenant must match"), std::string::npos)
+        << bad;
+  }
+  spec.set_tenant(std::string(64, 't'));
+  EXPECT_EQ(supervisor::validate_function_spec(spec), "");
+}
+
+TEST(Config, DefaultsFlagsAndAnExplicitZeroIdleTtl) {
+  auto load = [](std::vector<std::string> args) {
+    args.insert(args.begin(), "sproutd");
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    return supervisor::load_config(static_cast<int>(argv.size()), argv.data());
+  };
+  auto defaults = load({});
+  ASSERT_TRUE(defaults.has_value()) << defaults.error().message();
+  EXPECT_EQ(defaults->host_id_first(), 3000000000u);
+  EXPECT_EQ(defaults->host_id_count(), 65536u);
+  EXPECT_EQ(defaults->snapshot_idle_ttl_s(), 600u);
+  EXPECT_EQ(defaults->fork_timeout_ms(), 2000u);
+  EXPECT_EQ(defaults->prefork_threads(), 4u);
+
+  auto flags =
+      load({"--host-id-first", "4000000000", "--host-id-count", "1024", "--snapshot-idle-ttl-s",
+            "0", "--fork-timeout-ms", "500", "--prefork-threads", "2"});
+  ASSERT_TRUE(flags.has_value()) << flags.error().message();
+  EXPECT_EQ(flags->host_id_first(), 4000000000u);
+  EXPECT_EQ(flags->host_id_count(), 1024u);
+  EXPECT_TRUE(flags->has_snapshot_idle_ttl_s());
+  EXPECT_EQ(flags->snapshot_idle_ttl_s(), 0u) << "0 means never evict, not the default";
+  EXPECT_EQ(flags->fork_timeout_ms(), 500u);
+  EXPECT_EQ(flags->prefork_threads(), 2u);
+
+  EXPECT_FALSE(load({"--host-id-first", "4294967296"}).has_value()) << "over 32 bits";
+  EXPECT_FALSE(load({"--prefork-threads", "-1"}).has_value());
+  EXPECT_FALSE(load({"--sandbox-uid", "1000"}).has_value()) << "removed";
+
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("sprout-config-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "zero.conf") << "snapshot_idle_ttl_s: 0\nhost_id_count: 10\n";
+  std::ofstream(dir / "old.conf") << "sandbox_uid: 65534\n";
+  auto from_file = load({"--config", dir / "zero.conf"});
+  ASSERT_TRUE(from_file.has_value()) << from_file.error().message();
+  EXPECT_EQ(from_file->snapshot_idle_ttl_s(), 0u);
+  EXPECT_EQ(from_file->host_id_count(), 10u);
+  EXPECT_EQ(from_file->host_id_first(), 3000000000u);
+  std::ofstream(dir / "commented.conf") << "# sandbox_uid: 65534 (before host id ranges)\n";
+  auto old = load({"--config", dir / "old.conf"});
+  ASSERT_FALSE(old.has_value()) << "sandbox_uid is gone: a clear error, not silently ignored";
+  EXPECT_NE(old.error().message().find("sandbox_uid is no longer supported"), std::string::npos)
+      << old.error().message();
+  EXPECT_TRUE(load({"--config", dir / "commented.conf"}).has_value());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Json, ValidatesAndEscapes) {
