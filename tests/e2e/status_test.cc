@@ -24,6 +24,12 @@ TEST_F(StatusTest, EveryFailureIsDistinguishable) {
                 "    if kind == 'segv': ctypes.string_at(0)\n"
                 "    return 'fine'\n",
                 {"--memory-mb", "64", "--timeout-ms", "500"});
+  // The memory hog gets a deadline no slow host reaches before its 512 MiB
+  // run into the 64 MiB limit: the outcome provoked is the OOM kill.
+  deploy_python("hog",
+                "def handler(event, context):\n"
+                "    return len([bytearray(1 << 20) for _ in range(512)])\n",
+                {"--memory-mb", "64", "--timeout-ms", "120000"});
   auto client = connect();
   ASSERT_TRUE(client);
   auto call = [&](const std::string& kind) {
@@ -38,8 +44,9 @@ TEST_F(StatusTest, EveryFailureIsDistinguishable) {
   auto slow = call("sleep");
   EXPECT_EQ(slow.status(), api::TIMEOUT);
   EXPECT_EQ(slow.detail(), "Task timed out after 500 ms");
-  auto hog = call("alloc");
-  EXPECT_EQ(hog.status(), api::OUT_OF_MEMORY) << hog.detail();
+  auto hog = client->invoke("hog", "{}");
+  ASSERT_TRUE(hog.has_value()) << hog.error().message;
+  EXPECT_EQ(hog->status(), api::OUT_OF_MEMORY) << hog->detail();
   auto syscall = call("syscall");
   EXPECT_EQ(syscall.status(), api::SECCOMP_VIOLATION);
   EXPECT_EQ(syscall.detail(), "blocked system call finit_module");
