@@ -3,21 +3,30 @@
 //
 //   sprout-bench [--start-daemon | --socket PATH] [--workloads hello,imports,thumbnail,native]
 //                [--modes cold,pooled,plain,bwrap,runc,crun,criu] [--invocations N] [--warmup N]
-//                [--concurrency C] [--pace-ms N] [--throughput SECONDS] [--density N] [--out DIR]
+//                [--concurrency C] [--pace-ms N] [--throughput SECONDS] [--density N]
+//                [--functions N [--functions-tenant own|shared]] [--out DIR]
 //
 // Latency is measured by the caller, per invocation, through the Unix socket
 // for sprout and around fork+exec+wait for the peers; tables give p50, p90,
 // p99, max, invocations/s and each mode's p50 over sprout-cold's p50.
+// --functions measures what a deployed function costs: deploy latency, the
+// memory (PSS) of sproutd's processes per function, a first invocation of
+// each, and that deleting them all leaves no process behind.
 #include <fcntl.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -41,6 +50,8 @@ struct Options {
   std::vector<std::string> modes{"cold", "pooled", "plain", "bwrap", "runc", "crun", "criu"};
   int invocations = 200, warmup = 10, concurrency = 1, pace_ms = 10;
   int throughput_seconds = 0, density = 0;
+  int functions = 0;                     // --functions: deploy this many hello functions
+  std::string functions_tenant = "own";  // own: a tenant each; shared: all in tenant "bench"
   std::string out = "sprout-bench-results";
 };
 
@@ -89,11 +100,48 @@ struct Daemon {
   }
 };
 
+// What this build's sproutd says to --help: the flags it knows.
+std::string sproutd_help() {
+  std::string text;
+  if (FILE* pipe = popen("'" SPROUT_BENCH_SPROUTD "' --help 2>&1", "r")) {
+    char buffer[4096];
+    for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) text.append(buffer, n);
+    pclose(pipe);
+  }
+  return text;
+}
+
 bool start_daemon(Options& options, Daemon& daemon, int max_live) {
   char pattern[] = "/tmp/sprout-bench-XXXXXX";
   if (!mkdtemp(pattern)) return false;
   daemon.dir = pattern;
   options.socket = daemon.dir + "/sprout.sock";
+  std::vector<std::string> flags = {"sproutd",
+                                    "--socket",
+                                    options.socket,
+                                    "--state-dir",
+                                    daemon.dir + "/state",
+                                    "--max-live-sandboxes",
+                                    std::to_string(max_live),
+                                    "--max-queue",
+                                    std::to_string(max_live * 4),
+                                    "--queue-timeout-ms",
+                                    "60000"};
+  if (options.functions > 0) {
+    // Nothing limits the number of functions as such; what could: the host
+    // ids (one per zygote and one per snapshot) and the eviction of idle
+    // snapshots in the middle of the measurement. Set where this sproutd
+    // has the flag.
+    const std::string help = sproutd_help();
+    if (help.find("--snapshot-idle-ttl-s") != std::string::npos)
+      flags.insert(flags.end(), {"--snapshot-idle-ttl-s", "0"});
+    const uint64_t ids = 2 * uint64_t(options.functions) + 256;
+    if (ids > 65536 && help.find("--host-id-count") != std::string::npos)
+      flags.insert(flags.end(), {"--host-id-count", std::to_string(ids)});
+  }
+  std::vector<char*> args;
+  for (auto& flag : flags) args.push_back(flag.data());
+  args.push_back(nullptr);
   int ready[2];
   if (pipe(ready) != 0) return false;
   daemon.pid = fork();
@@ -104,10 +152,7 @@ bool start_daemon(Options& options, Daemon& daemon, int max_live) {
     std::string log = daemon.dir + "/sproutd.log";
     int log_fd = open(log.c_str(), O_WRONLY | O_CREAT, 0644);
     dup2(log_fd, STDERR_FILENO);
-    std::string live = std::to_string(max_live), queue = std::to_string(max_live * 4);
-    execl(SPROUT_BENCH_SPROUTD, "sproutd", "--socket", options.socket.c_str(), "--state-dir",
-          (daemon.dir + "/state").c_str(), "--max-live-sandboxes", live.c_str(), "--max-queue",
-          queue.c_str(), "--queue-timeout-ms", "60000", nullptr);
+    execv(SPROUT_BENCH_SPROUTD, args.data());
     _exit(127);
   }
   close(ready[1]);
@@ -146,8 +191,8 @@ std::vector<Sample> run_callers(int concurrency, int count, const std::string& l
 
 // ---- sprout modes ----
 
-bool deploy(Client& client, const Workload& w, const std::string& name, bool prefork, uint32_t pool,
-            uint32_t concurrency, uint32_t timeout_ms = 10000) {
+api::FunctionSpec make_spec(const Workload& w, const std::string& name, bool prefork, uint32_t pool,
+                            uint32_t concurrency, uint32_t timeout_ms) {
   api::FunctionSpec spec;
   spec.set_name(name);
   spec.set_runtime(w.runtime);
@@ -164,7 +209,12 @@ bool deploy(Client& client, const Workload& w, const std::string& name, bool pre
   } else {
     spec.set_no_prefork(true);
   }
-  auto deployed = client.deploy(spec);
+  return spec;
+}
+
+bool deploy(Client& client, const Workload& w, const std::string& name, bool prefork, uint32_t pool,
+            uint32_t concurrency, uint32_t timeout_ms = 10000) {
+  auto deployed = client.deploy(make_spec(w, name, prefork, pool, concurrency, timeout_ms));
   if (!deployed)
     std::fprintf(stderr, "\ndeploy %s: %s\n", name.c_str(), deployed.error().message.c_str());
   return deployed.has_value();
@@ -378,6 +428,282 @@ void run_density(const Options& o, const Workload& base) {
   (void)(*setup)->remove(function);
 }
 
+// ---- deployed functions: what each costs ----
+
+// sproutd's pid: the peer credentials of a connection to its socket.
+pid_t sproutd_pid_of(const std::string& socket_path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof address.sun_path) return -1;
+  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size());
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                  getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0;
+  close(fd);
+  return ok ? peer.pid : -1;
+}
+
+// A string field by name, through reflection: FunctionSpec.tenant and
+// FunctionInfo.tenant exist only from the version with per-tenant zygotes
+// on, and sprout-bench builds against either version.
+const google::protobuf::FieldDescriptor* string_field(const google::protobuf::Message& message,
+                                                      const std::string& name) {
+  const auto* field = message.GetDescriptor()->FindFieldByName(name);
+  if (!field || field->is_repeated() ||
+      field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING)
+    return nullptr;
+  return field;
+}
+
+std::string get_string_field(const google::protobuf::Message& message, const std::string& name) {
+  const auto* field = string_field(message, name);
+  return field ? message.GetReflection()->GetString(message, field) : "";
+}
+
+double kb_to_mib(double kb) { return kb / 1024.0; }
+
+double ms_since(Clock::time_point begin) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - begin).count();
+}
+
+// Waits until no sandbox runs and the number of sproutd's descendants has
+// held still for `quiet` (earlier modes' sandboxes are reaped in the
+// background), at most `limit`.
+void settle(Client& client, pid_t daemon, std::chrono::milliseconds quiet,
+            std::chrono::milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  size_t last = SIZE_MAX;
+  auto since = Clock::now();
+  while (Clock::now() < deadline) {
+    auto health = client.health();
+    const bool idle = health && health->live_sandboxes() == 0;
+    const size_t count = daemon > 0 ? process_tree(daemon, false).count() : 0;
+    if (!idle || count != last) {
+      last = count;
+      since = Clock::now();
+    } else if (Clock::now() - since >= quiet) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// Deploys o.functions hello functions without pre-fork, measures deploy
+// latency and the PSS of sproutd's descendants before and after, invokes
+// each once, deletes them all and waits for sproutd's process count to come
+// back. Appends every call to `rows`; false when something failed or was
+// left behind.
+bool run_functions(const Options& o, const Workload& w, pid_t daemon, std::vector<Sample>* rows) {
+  const int n = o.functions;
+  const bool shared = o.functions_tenant == "shared";
+  const std::string label = "functions-" + o.functions_tenant;
+  auto connected = Client::connect(o.socket);
+  if (!connected) {
+    std::printf("\nfunctions: cannot connect: %s\n", connected.error().message.c_str());
+    return false;
+  }
+  Client& client = **connected;
+  const bool spec_has_tenant = string_field(api::FunctionSpec(), "tenant") != nullptr;
+  std::string tenancy;
+  if (shared) {
+    tenancy = spec_has_tenant ? "all in tenant 'bench' (FunctionSpec.tenant)"
+                              : "tenant 'bench' NOT set: this build's FunctionSpec has no tenant "
+                                "field";
+  } else {
+    tenancy = spec_has_tenant ? "each a tenant of its own (FunctionSpec.tenant empty)"
+                              : "each deployed the server's default way (this build's "
+                                "FunctionSpec has no tenant field)";
+  }
+  std::printf("\nfunctions: %d %s functions (workload %s, no pre-fork), %s\n", n,
+              w.runtime == api::NATIVE ? "native" : "python3", w.name.c_str(), tenancy.c_str());
+  if (daemon <= 0)
+    std::printf("functions: sproutd's pid unknown (no SO_PEERCRED on %s): memory not measured\n",
+                o.socket.c_str());
+
+  progress("functions: settling");
+  settle(client, daemon, std::chrono::milliseconds(300), std::chrono::seconds(10));
+  const ProcessTree before = process_tree(daemon);
+
+  // Deploys, one at a time, client-side latency from the call to its answer.
+  std::vector<std::string> deployed;
+  std::vector<Sample> deploys;
+  std::string server_tenant, first_error;
+  const std::string prefix = "bench-fn-";
+  for (int i = 0; i < n; ++i) {
+    char name[64];
+    std::snprintf(name, sizeof name, "%s%05d", prefix.c_str(), i);
+    api::FunctionSpec spec = make_spec(w, name, false, 0, 1, 10000);
+    if (shared && spec_has_tenant)
+      spec.GetReflection()->SetString(&spec, string_field(spec, "tenant"), "bench");
+    Sample sample{w.name, label + (i == 0 ? "-first-deploy" : "-deploy")};
+    const auto begin = Clock::now();
+    auto answer = client.deploy(spec);
+    sample.latency_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin).count();
+    if (answer) {
+      deployed.push_back(name);
+      if (deployed.size() == 1) server_tenant = get_string_field(answer->function(), "tenant");
+    } else {
+      sample.ok = false;
+      sample.error = answer.error().message;
+      if (first_error.empty()) first_error = std::string(name) + ": " + sample.error;
+    }
+    deploys.push_back(sample);
+    if (i % 5 == 0)
+      progress("functions: deployed " + std::to_string(i + 1) + "/" + std::to_string(n));
+  }
+  // Nothing is in flight after the last answer (no pre-fork); a short
+  // settle only lets a background exit of the deploys finish.
+  settle(client, daemon, std::chrono::milliseconds(200), std::chrono::seconds(5));
+  const ProcessTree after = process_tree(daemon);
+
+  // One invocation of each: the first call of a freshly deployed function.
+  std::vector<Sample> invokes;
+  for (size_t i = 0; i < deployed.size(); ++i) {
+    invokes.push_back(invoke_sample(client, deployed[i], w, label + "-invoke"));
+    if (i % 5 == 0)
+      progress("functions: invoked " + std::to_string(i + 1) + "/" +
+               std::to_string(deployed.size()));
+  }
+
+  // Delete them all, then wait until sproutd's process count is back.
+  std::vector<Sample> deletes;
+  const auto delete_begin = Clock::now();
+  for (const auto& name : deployed) {
+    Sample sample{w.name, label + "-delete"};
+    const auto begin = Clock::now();
+    auto answer = client.remove(name);
+    sample.latency_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin).count();
+    if (!answer) {
+      sample.ok = false;
+      sample.error = answer.error().message;
+    }
+    deletes.push_back(sample);
+  }
+  const auto deleted = Clock::now();
+  const double delete_ms =
+      std::chrono::duration<double, std::milli>(deleted - delete_begin).count();
+  progress("functions: waiting for sproutd's processes to end");
+  bool back = daemon <= 0;
+  double back_ms = 0;
+  ProcessTree left;
+  while (daemon > 0) {
+    left = process_tree(daemon, false);
+    if (left.count() <= before.count()) {
+      back = true;
+      back_ms = ms_since(deleted);
+      break;
+    }
+    if (Clock::now() - deleted >= std::chrono::seconds(30)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const ProcessTree final_tree = daemon > 0 ? process_tree(daemon) : ProcessTree{};
+  progress("");
+
+  // Report.
+  const size_t deploy_errors =
+      std::count_if(deploys.begin(), deploys.end(), [](const Sample& s) { return !s.ok; });
+  const double first_ms = deploys.empty() ? 0 : deploys.front().latency_us / 1000.0;
+  const Summary rest = summarize(
+      std::vector<Sample>(deploys.begin() + std::min<size_t>(1, deploys.size()), deploys.end()), 0);
+  if (n > 1) {
+    std::printf(
+        "functions: deploy (client side): first %.2f ms; the other %d: p50 %.2f ms, p99 %.2f ms, "
+        "max %.2f ms; %zu failed%s\n",
+        first_ms, n - 1, rest.p50_ms, rest.p99_ms, rest.max_ms, deploy_errors,
+        first_error.empty() ? "" : (" (first: " + first_error + ")").c_str());
+  } else {
+    std::printf("functions: deploy (client side): %.2f ms; %zu failed%s\n", first_ms, deploy_errors,
+                first_error.empty() ? "" : (" (" + first_error + ")").c_str());
+  }
+  if (!deployed.empty()) {
+    std::printf(
+        "functions: the server reports tenant %s for %s\n",
+        server_tenant.empty() ? "(none: it predates tenants)" : ("'" + server_tenant + "'").c_str(),
+        deployed.front().c_str());
+  }
+  double per_function_kb = 0;
+  if (daemon > 0) {
+    auto tree_line = [&](const char* when, const ProcessTree& tree) {
+      std::printf(
+          "functions: %-27s %4zu processes under sproutd, PSS %8.1f MiB%s; sproutd RSS "
+          "%.1f MiB\n",
+          when, tree.count(), kb_to_mib(tree.total_pss_kb),
+          tree.unreadable ? (" (" + std::to_string(tree.unreadable) + " unreadable)").c_str() : "",
+          kb_to_mib(tree.root_rss_kb));
+    };
+    tree_line("before the first deploy:", before);
+    tree_line(("after deploy " + std::to_string(n) + ":").c_str(), after);
+    per_function_kb =
+        (static_cast<double>(after.total_pss_kb) - static_cast<double>(before.total_pss_kb)) /
+        std::max(n, 1);
+    std::printf(
+        "functions: %.2f MiB PSS per function ((after - before) / %d): %.0f functions per "
+        "GiB\n",
+        kb_to_mib(per_function_kb), n,
+        per_function_kb > 0 ? 1024.0 * 1024.0 / per_function_kb : 0.0);
+  }
+  const Summary first_calls = summarize(invokes, 0);
+  std::string invoke_error;
+  for (const auto& s : invokes)
+    if (!s.ok && invoke_error.empty()) invoke_error = " (first failure: " + s.error + ")";
+  std::printf("functions: first invocation of each: %zu of %d answered OK, p50 %.2f ms%s\n",
+              first_calls.count - first_calls.errors, n, first_calls.p50_ms, invoke_error.c_str());
+  const Summary delete_summary = summarize(deletes, 0);
+  std::printf("functions: deleted %zu of %zu in %.0f ms (p50 %.2f ms per delete); ",
+              delete_summary.count - delete_summary.errors, deployed.size(), delete_ms,
+              delete_summary.p50_ms);
+  std::vector<pid_t> extra;
+  if (daemon <= 0) {
+    std::printf("processes not watched (sproutd's pid unknown)\n");
+  } else if (back) {
+    std::printf(
+        "processes under sproutd back to %zu after %.0f ms: nothing left behind; PSS "
+        "%.1f MiB\n",
+        before.count(), back_ms, kb_to_mib(final_tree.total_pss_kb));
+  } else {
+    for (const auto& [pid, pss] : final_tree.pss_kb)
+      if (!before.pss_kb.count(pid)) extra.push_back(pid);
+    std::printf(
+        "processes under sproutd NOT back to %zu after 30 s: %zu now, %zu of them not "
+        "there before the first deploy:\n",
+        before.count(), final_tree.count(), extra.size());
+    for (size_t i = 0; i < extra.size() && i < 10; ++i)
+      std::printf("functions:   left: %s, PSS %.1f MiB\n", describe_process(extra[i]).c_str(),
+                  kb_to_mib(final_tree.pss_kb.at(extra[i])));
+    if (extra.size() > 10) std::printf("functions:   ... and %zu more\n", extra.size() - 10);
+  }
+
+  // The per-call rows go to samples.csv with the rest; the run's figures to
+  // functions.csv, one row per run.
+  for (auto* part : {&deploys, &invokes, &deletes})
+    rows->insert(rows->end(), part->begin(), part->end());
+  const std::string summary_path = o.out + "/functions.csv";
+  std::error_code ignored;
+  const bool header = !fs::exists(summary_path, ignored);
+  std::ofstream summary(summary_path, std::ios::app);
+  if (header) {
+    summary
+        << "tenant,functions,deployed,first_deploy_ms,deploy_p50_ms,deploy_p99_ms,deploy_max_ms,"
+           "processes_before,pss_before_kb,sproutd_rss_before_kb,processes_after,pss_after_kb,"
+           "sproutd_rss_after_kb,pss_per_function_kb,functions_per_gib,invoked_ok,"
+           "invoke_p50_ms,delete_ms,processes_back_ms,processes_left\n";
+  }
+  summary << o.functions_tenant << ',' << n << ',' << deployed.size() << ',' << first_ms << ','
+          << rest.p50_ms << ',' << rest.p99_ms << ',' << rest.max_ms << ',' << before.count() << ','
+          << before.total_pss_kb << ',' << before.root_rss_kb << ',' << after.count() << ','
+          << after.total_pss_kb << ',' << after.root_rss_kb << ',' << per_function_kb << ','
+          << (per_function_kb > 0 ? 1024.0 * 1024.0 / per_function_kb : 0.0) << ','
+          << first_calls.count - first_calls.errors << ',' << first_calls.p50_ms << ',' << delete_ms
+          << ',' << (back ? back_ms : -1) << ','
+          << (back ? 0 : final_tree.count() - std::min(final_tree.count(), before.count())) << '\n';
+  return deploy_errors == 0 && first_calls.errors == 0 && delete_summary.errors == 0 && back;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: sprout-bench [--start-daemon | --socket PATH] [--workloads "
@@ -385,7 +711,9 @@ int usage() {
                "                    [--modes cold,pooled,plain,bwrap,runc,crun,criu] "
                "[--invocations N] [--warmup N]\n"
                "                    [--concurrency C] [--pace-ms N] [--throughput SECONDS] "
-               "[--density N] [--out DIR]\n");
+               "[--density N]\n"
+               "                    [--functions N [--functions-tenant own|shared]] [--out DIR]\n"
+               "--workloads none: no latency tables (e.g. with --density or --functions only)\n");
   return 2;
 }
 
@@ -409,7 +737,7 @@ int main(int argc, char** argv) {
     if (arg == "--socket")
       o.socket = value;
     else if (arg == "--workloads")
-      o.workloads = split(value);
+      o.workloads = value == "none" ? std::vector<std::string>{} : split(value);
     else if (arg == "--modes")
       o.modes = split(value);
     else if (arg == "--invocations")
@@ -424,6 +752,10 @@ int main(int argc, char** argv) {
       o.throughput_seconds = std::stoi(value);
     else if (arg == "--density")
       o.density = std::stoi(value);
+    else if (arg == "--functions")
+      o.functions = std::stoi(value);
+    else if (arg == "--functions-tenant" && (value == "own" || value == "shared"))
+      o.functions_tenant = value;
     else if (arg == "--out")
       o.out = value;
     else
@@ -471,6 +803,9 @@ int main(int argc, char** argv) {
       "concurrency %d\n",
       std::thread::hardware_concurrency(), o.socket.c_str(), o.invocations,
       std::max(10, o.invocations / 4), o.concurrency);
+  std::printf(
+      "note: absolute times and memory are this machine's (cores, CPU, kernel, VM, load) and do "
+      "not travel to another; compare the rows of one run, and ratios\n");
   std::vector<Sample> all;
   for (const auto& name : o.workloads) {
     if (!known.count(name)) {
@@ -544,9 +879,18 @@ int main(int argc, char** argv) {
     }
   }
   if (o.density > 0) run_density(o, known["hello"]);
-  std::printf("\nsamples: %s/samples.csv; CDF plots: %s/cdf-<workload>.svg\n", o.out.c_str(),
-              o.out.c_str());
+  bool functions_ok = true;
+  if (o.functions > 0) {
+    std::vector<Sample> rows;
+    functions_ok = run_functions(o, known["hello"],
+                                 daemon.pid > 0 ? daemon.pid : sproutd_pid_of(o.socket), &rows);
+    write_csv(o.out + "/samples.csv", rows, /*append=*/true);
+    all.insert(all.end(), rows.begin(), rows.end());
+  }
+  std::printf("\nsamples: %s/samples.csv; CDF plots: %s/cdf-<workload>.svg%s\n", o.out.c_str(),
+              o.out.c_str(),
+              o.functions > 0 ? ("; per-function costs: " + o.out + "/functions.csv").c_str() : "");
   size_t errors = 0;
   for (const auto& s : all) errors += !s.ok;
-  return errors == 0 ? 0 : 3;
+  return errors == 0 && functions_ok ? 0 : 3;
 }

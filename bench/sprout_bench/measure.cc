@@ -1,10 +1,15 @@
 #include "bench/sprout_bench/measure.h"
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 namespace sprout::bench {
 
@@ -39,9 +44,11 @@ Summary summarize(const std::vector<Sample>& samples, double wall_seconds) {
   return summary;
 }
 
-void write_csv(const std::string& path, const std::vector<Sample>& samples) {
-  std::ofstream out(path);
-  out << "workload,mode,latency_us,queue_us,fork_us,run_us,daemon_total_us,ok,error\n";
+void write_csv(const std::string& path, const std::vector<Sample>& samples, bool append) {
+  std::error_code ignored;
+  const bool header = !append || !std::filesystem::exists(path, ignored);
+  std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
+  if (header) out << "workload,mode,latency_us,queue_us,fork_us,run_us,daemon_total_us,ok,error\n";
   for (const auto& s : samples) {
     std::string error = s.error;
     std::replace(error.begin(), error.end(), ',', ';');
@@ -113,6 +120,96 @@ void write_cdf_svg(const std::string& path, const std::string& title,
     ++index;
   }
   out << "</svg>\n";
+}
+
+namespace {
+
+// The value (in kB) of the first line of `path` that starts with `key`.
+bool read_kb(const std::string& path, const std::string& key, uint64_t* kb) {
+  std::ifstream in(path);
+  if (!in) return false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key, 0) == 0) {
+      *kb = std::strtoull(line.c_str() + key.size(), nullptr, 10);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+ProcessTree process_tree(pid_t root, bool with_pss) {
+  // PPid of every process: the 4th field of /proc/PID/stat, after the
+  // command name in parentheses (which may itself hold spaces and ')').
+  std::multimap<pid_t, pid_t> children;
+  if (DIR* proc = opendir("/proc")) {
+    while (dirent* entry = readdir(proc)) {
+      char* end = nullptr;
+      const long pid = std::strtol(entry->d_name, &end, 10);
+      if (pid <= 0 || *end) continue;
+      std::ifstream stat(std::string("/proc/") + entry->d_name + "/stat");
+      std::string text;
+      if (!std::getline(stat, text)) continue;  // ended meanwhile
+      const size_t paren = text.rfind(')');
+      if (paren == std::string::npos) continue;
+      std::istringstream rest(text.substr(paren + 1));
+      std::string state;
+      long ppid = 0;
+      if (rest >> state >> ppid)
+        children.emplace(static_cast<pid_t>(ppid), static_cast<pid_t>(pid));
+    }
+    closedir(proc);
+  }
+  ProcessTree tree;
+  std::vector<pid_t> pending{root};
+  while (!pending.empty()) {
+    const pid_t parent = pending.back();
+    pending.pop_back();
+    auto [first, last] = children.equal_range(parent);
+    for (auto it = first; it != last; ++it) {
+      if (tree.pss_kb.count(it->second)) continue;
+      uint64_t pss = 0;
+      if (with_pss &&
+          !read_kb("/proc/" + std::to_string(it->second) + "/smaps_rollup", "Pss:", &pss)) {
+        ++tree.unreadable;  // a zombie, or ended since the walk
+      }
+      tree.pss_kb[it->second] = pss;
+      tree.total_pss_kb += pss;
+      pending.push_back(it->second);
+    }
+  }
+  if (with_pss) read_kb("/proc/" + std::to_string(root) + "/status", "VmRSS:", &tree.root_rss_kb);
+  return tree;
+}
+
+std::string describe_process(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid);
+  std::string comm, cmdline, line;
+  {
+    std::ifstream in(dir + "/comm");
+    std::getline(in, comm);
+  }
+  {
+    std::ifstream whole(dir + "/cmdline");
+    std::stringstream text;
+    text << whole.rdbuf();
+    cmdline = text.str();
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    while (!cmdline.empty() && cmdline.back() == ' ') cmdline.pop_back();
+  }
+  std::string uid = "?";
+  std::ifstream status(dir + "/status");
+  while (std::getline(status, line)) {
+    if (line.rfind("Uid:", 0) == 0) {
+      std::istringstream fields(line.substr(4));
+      fields >> uid;
+      break;
+    }
+  }
+  if (comm.empty() && cmdline.empty()) return std::to_string(pid) + " (ended)";
+  return std::to_string(pid) + " " + comm + " (uid " + uid +
+         "): " + (cmdline.empty() ? "[no cmdline: zombie?]" : cmdline);
 }
 
 }  // namespace sprout::bench

@@ -2,7 +2,10 @@
 // sample and a latency CDF per workload as SVG.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,9 +30,25 @@ struct Summary {
 Summary summarize(const std::vector<Sample>& samples, double wall_seconds);
 uint64_t median(std::vector<uint64_t> values);
 
-void write_csv(const std::string& path, const std::vector<Sample>& samples);
+// `append`: adds rows to an existing file (the header only when it is new).
+void write_csv(const std::string& path, const std::vector<Sample>& samples, bool append = false);
 // One CDF plot, one line per mode, log-scaled latency axis.
 void write_cdf_svg(const std::string& path, const std::string& title,
                    const std::vector<Sample>& samples);
+
+// The processes below `root` (not `root` itself), found by walking the PPid
+// links of every /proc/PID/stat: nested at any depth and in any pid
+// namespace (the host's /proc shows them all, with host pids).
+struct ProcessTree {
+  std::map<pid_t, uint64_t> pss_kb;  // every descendant's PSS (smaps_rollup)
+  uint64_t total_pss_kb = 0;
+  size_t unreadable = 0;     // descendants whose smaps_rollup could not be read
+  uint64_t root_rss_kb = 0;  // VmRSS of `root` itself
+  size_t count() const { return pss_kb.size(); }
+};
+// `with_pss` false: only the pids (cheap enough to poll).
+ProcessTree process_tree(pid_t root, bool with_pss = true);
+// "PID comm (uid U): cmdline", for reports of what was left behind.
+std::string describe_process(pid_t pid);
 
 }  // namespace sprout::bench
