@@ -7,7 +7,7 @@
 #include <cstring>
 #include <optional>
 
-#include "sandbox/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace sprout::agent {
 namespace {

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "agent/proto/agent_protocol.pb.h"
-#include "sandbox/errors.h"
+#include "base/errors.h"
 
 namespace sprout::agent {
 

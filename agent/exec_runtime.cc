@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "agent/runtime.h"
-#include "sandbox/unique_fd.h"
+#include "base/unique_fd.h"
 
 extern char** environ;
 

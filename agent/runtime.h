@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "agent/proto/agent_protocol.pb.h"
-#include "sandbox/errors.h"
+#include "base/errors.h"
 
 namespace sprout::agent {
 

@@ -3,7 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include "sandbox/message_channel.h"
+#include "protocol/message_channel.h"
 
 namespace sprout::agent {
 

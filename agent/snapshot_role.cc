@@ -38,11 +38,11 @@
 #include "agent/roles.h"
 #include "agent/sandbox_entry.h"
 #include "sandbox/capabilities.h"
-#include "sandbox/log.h"
-#include "sandbox/message_channel.h"
+#include "base/log.h"
+#include "protocol/message_channel.h"
 #include "sandbox/mounts.h"
 #include "sandbox/seccomp_policy.h"
-#include "sandbox/spawn.h"
+#include "host/spawn.h"
 #include "sandbox/spec_defaults.h"
 
 namespace sprout::agent {

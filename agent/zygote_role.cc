@@ -13,8 +13,8 @@
 #include <chrono>
 
 #include "agent/roles.h"
-#include "sandbox/log.h"
-#include "sandbox/message_channel.h"
+#include "base/log.h"
+#include "protocol/message_channel.h"
 #include "sandbox/seccomp_policy.h"
 
 namespace sprout::agent {

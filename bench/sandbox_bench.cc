@@ -11,9 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sandbox/cgroup_pool.h"
+#include "host/cgroup_pool.h"
 #include "sandbox/seccomp_policy.h"
-#include "sandbox/spawn.h"
+#include "host/spawn.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "sandbox/cgroup_pool.h"
+#include "host/cgroup_pool.h"
 #include "snapshot/runtime_zygote.h"
 
 namespace {

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include "sandbox/errors.h"
-#include "sandbox/unique_fd.h"
+#include "base/errors.h"
+#include "base/unique_fd.h"
 
 namespace sprout {
 

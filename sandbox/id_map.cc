@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "sandbox/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace sprout {
 namespace {

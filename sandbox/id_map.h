@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "sandbox/errors.h"
+#include "base/errors.h"
 
 namespace sprout {
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "sandbox/errors.h"
+#include "base/errors.h"
 #include "sandbox/proto/sandbox_spec.pb.h"
 
 namespace sprout {
@@ -36,7 +36,7 @@ struct MountStep {
     kWriteFile,        // `target` with contents `data`
     kDetachOldRoot,    // lazily unmount /oldroot
     kEnterNewRoot,     // pivot into /newroot, detach the old root
-    kRemountReadOnly,   // `target` read-only (this mount only), nosuid, noexec
+    kRemountReadOnly,  // `target` read-only (this mount only), nosuid, noexec
     kRemountRootReadOnly,
   };
   Kind kind;

@@ -15,8 +15,8 @@
 #include <cstring>
 #include <mutex>
 
-#include "sandbox/log.h"
-#include "sandbox/unique_fd.h"
+#include "base/log.h"
+#include "base/unique_fd.h"
 
 namespace sprout {
 namespace {

@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "sandbox/errors.h"
+#include "base/errors.h"
 
 namespace sprout {
 

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "sandbox/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace sprout {
 

@@ -14,9 +14,9 @@
 #include <fstream>
 #include <random>
 
-#include "sandbox/clock.h"
+#include "base/clock.h"
 #include "agent/sandbox_entry.h"
-#include "sandbox/message_channel.h"
+#include "protocol/message_channel.h"
 
 namespace sprout {
 namespace {

@@ -23,10 +23,10 @@
 #include <vector>
 
 #include "agent/proto/agent_protocol.pb.h"
-#include "sandbox/cgroup_pool.h"
-#include "sandbox/errors.h"
+#include "host/cgroup_pool.h"
+#include "base/errors.h"
 #include "sandbox/proto/sandbox_spec.pb.h"
-#include "sandbox/sandbox_process.h"
+#include "host/sandbox_process.h"
 #include "snapshot/child_process.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/invocation_result.h"

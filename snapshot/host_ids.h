@@ -16,7 +16,7 @@
 #include <mutex>
 #include <set>
 
-#include "sandbox/errors.h"
+#include "base/errors.h"
 
 namespace sprout {
 

@@ -12,7 +12,7 @@
 
 #include <chrono>
 
-#include "sandbox/message_channel.h"
+#include "protocol/message_channel.h"
 #include "snapshot/log_tail.h"
 
 namespace sprout {

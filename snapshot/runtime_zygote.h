@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "agent/proto/agent_protocol.pb.h"
-#include "sandbox/cgroup_pool.h"
-#include "sandbox/errors.h"
+#include "host/cgroup_pool.h"
+#include "base/errors.h"
 #include "snapshot/child_process.h"
 #include "snapshot/function_snapshot.h"
 #include "snapshot/host_ids.h"

@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "sandbox/sandbox_process.h"
-#include "sandbox/unique_fd.h"
+#include "host/sandbox_process.h"
+#include "base/unique_fd.h"
 
 namespace sprout {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include "sandbox/errors.h"
-#include "sandbox/file_io.h"
+#include "base/errors.h"
+#include "base/file_io.h"
 
 namespace sprout {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "sandbox/errors.h"
+#include "base/errors.h"
 #include "snapshot/host_ids.h"
 #include "supervisor/proto/daemon_config.pb.h"
 

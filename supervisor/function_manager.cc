@@ -1,6 +1,6 @@
 #include "supervisor/function_manager.h"
 
-#include "sandbox/log.h"
+#include "base/log.h"
 #include "supervisor/validation.h"
 
 namespace sprout::supervisor {

@@ -25,7 +25,7 @@
 #include <thread>
 
 #include "api/proto/sprout_api.pb.h"
-#include "sandbox/cgroup_pool.h"
+#include "host/cgroup_pool.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/runtime_zygote.h"
 #include "supervisor/async_results.h"

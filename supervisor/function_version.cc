@@ -3,7 +3,7 @@
 #include <chrono>
 #include <map>
 
-#include "sandbox/log.h"
+#include "base/log.h"
 #include "supervisor/validation.h"
 
 namespace sprout::supervisor {

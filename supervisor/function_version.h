@@ -18,8 +18,8 @@
 #include <string>
 
 #include "api/proto/sprout_api.pb.h"
-#include "sandbox/cgroup_pool.h"
-#include "sandbox/errors.h"
+#include "host/cgroup_pool.h"
+#include "base/errors.h"
 #include "snapshot/function_snapshot.h"
 #include "snapshot/runtime_zygote.h"
 #include "supervisor/function_stats.h"

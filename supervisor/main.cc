@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <optional>
 
-#include "sandbox/cgroup_pool.h"
-#include "sandbox/log.h"
+#include "host/cgroup_pool.h"
+#include "base/log.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/sandbox_reaper.h"
 #include "supervisor/config.h"

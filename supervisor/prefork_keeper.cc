@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "sandbox/log.h"
+#include "base/log.h"
 
 namespace sprout::supervisor {
 namespace {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <optional>
 
-#include "sandbox/log.h"
+#include "base/log.h"
 #include "supervisor/atomic_file.h"
 #include "supervisor/validation.h"
 

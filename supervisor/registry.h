@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "api/proto/sprout_api.pb.h"
-#include "sandbox/errors.h"
+#include "base/errors.h"
 
 namespace sprout::supervisor {
 

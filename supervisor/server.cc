@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "sandbox/log.h"
-#include "sandbox/unique_fd.h"
+#include "base/log.h"
+#include "base/unique_fd.h"
 
 namespace sprout::supervisor {
 

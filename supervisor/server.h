@@ -20,7 +20,7 @@
 #include <mutex>
 #include <set>
 
-#include "sandbox/errors.h"
+#include "base/errors.h"
 #include "supervisor/function_manager.h"
 #include "supervisor/proto/daemon_config.pb.h"
 #include "supervisor/thread_pool.h"

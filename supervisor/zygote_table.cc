@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "sandbox/log.h"
+#include "base/log.h"
 
 namespace sprout::supervisor {
 namespace {

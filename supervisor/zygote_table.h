@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "sandbox/cgroup_pool.h"
-#include "sandbox/errors.h"
+#include "host/cgroup_pool.h"
+#include "base/errors.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/runtime_zygote.h"
 #include "supervisor/thread_pool.h"

@@ -11,10 +11,10 @@
 #include <cstring>
 #include <string>
 
-#include "sandbox/cgroup_pool.h"
-#include "sandbox/log.h"
+#include "host/cgroup_pool.h"
+#include "base/log.h"
 #include "sandbox/seccomp_policy.h"
-#include "sandbox/spawn.h"
+#include "host/spawn.h"
 
 namespace {
 

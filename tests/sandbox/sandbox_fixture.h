@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "sandbox/cgroup_pool.h"
-#include "sandbox/spawn.h"
+#include "host/cgroup_pool.h"
+#include "host/spawn.h"
 
 namespace sprout::testing {
 

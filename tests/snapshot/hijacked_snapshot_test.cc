@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "agent/proto/agent_protocol.pb.h"
-#include "sandbox/message_channel.h"
+#include "protocol/message_channel.h"
 #include "snapshot/function_snapshot.h"
 
 namespace sprout::testing {

@@ -129,8 +129,9 @@ TEST_F(LifecycleTest, KilledSnapshotGivesAClearErrorAndLeavesNothing) {
   caller.join();
   ASSERT_TRUE(in_flight->has_value()) << in_flight->error().message();
   EXPECT_EQ((*in_flight)->status, InvocationStatus::kCrashed) << (*in_flight)->detail;
-  if (kernel_has_pidfd_exit_info())
+  if (kernel_has_pidfd_exit_info()) {
     EXPECT_NE((*in_flight)->detail.find("KILL"), std::string::npos) << (*in_flight)->detail;
+  }
   // The next call says what happened, and a new snapshot works.
   EXPECT_FALSE(snapshot->alive());
   auto next = snapshot->invoke({.payload = "{}"});

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "sandbox/cgroup_pool.h"
+#include "host/cgroup_pool.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/runtime_zygote.h"
 

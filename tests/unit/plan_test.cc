@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "sandbox/errors.h"
+#include "base/errors.h"
 #include "sandbox/id_map.h"
 #include "sandbox/mounts.h"
 #include "sandbox/rlimits.h"

@@ -9,9 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "sandbox/cgroup_pool.h"
-#include "sandbox/errors.h"
-#include "sandbox/unique_fd.h"
+#include "base/errors.h"
+#include "base/unique_fd.h"
+#include "host/cgroup_pool.h"
 
 namespace sprout {
 

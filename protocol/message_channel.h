@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "sandbox/errors.h"
-#include "sandbox/unique_fd.h"
+#include "base/errors.h"
+#include "base/unique_fd.h"
 
 namespace sprout {
 

@@ -1,4 +1,4 @@
-#include "sandbox/cgroup.h"
+#include "host/cgroup.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "sandbox/file_io.h"
+#include "base/file_io.h"
 
 namespace sprout {
 namespace {

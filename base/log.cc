@@ -1,4 +1,4 @@
-#include "sandbox/log.h"
+#include "base/log.h"
 
 #include <unistd.h>
 

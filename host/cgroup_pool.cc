@@ -1,4 +1,4 @@
-#include "sandbox/cgroup_pool.h"
+#include "host/cgroup_pool.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -7,7 +7,7 @@
 
 #include <chrono>
 
-#include "sandbox/log.h"
+#include "base/log.h"
 
 namespace sprout {
 

@@ -1,9 +1,9 @@
-#include "sandbox/file_io.h"
+#include "base/file_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "sandbox/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace sprout {
 

@@ -20,16 +20,11 @@
 #include <string>
 #include <vector>
 
-#include "sandbox/errors.h"
-#include "sandbox/unique_fd.h"
+#include "base/errors.h"
+#include "base/unique_fd.h"
+#include "sandbox/cgroup_limits.h"
 
 namespace sprout {
-
-struct CgroupLimits {
-  uint64_t memory_bytes = 0;
-  uint32_t pids = 0;
-  uint32_t cpu_millicores = 0;
-};
 
 struct CgroupUsage {
   uint64_t oom_kills = 0;          // since the leaf was last reset

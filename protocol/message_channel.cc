@@ -1,4 +1,4 @@
-#include "sandbox/message_channel.h"
+#include "protocol/message_channel.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>

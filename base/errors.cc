@@ -1,4 +1,4 @@
-#include "sandbox/errors.h"
+#include "base/errors.h"
 
 #include <string.h>
 

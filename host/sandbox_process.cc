@@ -1,4 +1,4 @@
-#include "sandbox/sandbox_process.h"
+#include "host/sandbox_process.h"
 
 #include <linux/seccomp.h>
 #include <poll.h>

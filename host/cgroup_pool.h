@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "sandbox/cgroup.h"
+#include "host/cgroup.h"
 
 namespace sprout {
 

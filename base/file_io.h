@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "sandbox/errors.h"
+#include "base/errors.h"
 
 namespace sprout {
 
