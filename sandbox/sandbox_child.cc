@@ -14,6 +14,7 @@
 
 #include <cstring>
 
+#include "protocol/setup_record.h"
 #include "sandbox/child_report.h"
 #include "sandbox/network.h"
 
@@ -22,12 +23,9 @@ namespace {
 
 // How the child reports. Always to its spawner, over the report socket
 // (nobody listens there any more once a spawner that does not wait for the
-// setup has returned). With a setup channel (SpawnOptions::setup_fd, a
-// stream socket to the sandbox's owner), also there, as one record:
-//   'R'            ready, no seccomp listener
-//   'L' + SCM_RIGHTS ready, with the seccomp listener
-//   'F' <u16 length> <text>   setup failed: "mount tmpfs on /tmp: EPERM"
-// Async-signal-safe.
+// setup has returned). With a setup channel (ChildOptions::setup_fd, a
+// stream socket to the sandbox's owner), also there, as one setup record
+// (protocol/setup_record.h). Async-signal-safe.
 struct ChildReporter {
   const PreparedSandbox& p;
   int report_fd;
@@ -37,24 +35,16 @@ struct ChildReporter {
     const int err = errno;
     report_child_failure(report_fd, stage, err, object);
     if (setup_fd >= 0) {
-      char record[512];
-      size_t length = 0;
-      auto append = [&](const char* text) {
-        for (; *text && length < sizeof record - 4; ++text) record[3 + length++] = *text;
-      };
+      char record[setup_record::kMaxRecordBytes];
+      const char* step = child_stage_name(stage);
       if (stage == ChildStage::kMount && object >= 0 &&
           static_cast<size_t>(object) < p.mounts.steps.size()) {
-        append(p.mounts.steps[object].description.c_str());
-      } else {
-        append(child_stage_name(stage));
+        step = p.mounts.steps[object].description.c_str();
       }
-      append(": ");
       const char* name = strerrorname_np(err);
-      append(name ? name : "unknown errno");
-      record[0] = 'F';
-      const uint16_t size = static_cast<uint16_t>(length);
-      memcpy(record + 1, &size, 2);
-      [[maybe_unused]] auto n = send(setup_fd, record, 3 + length, MSG_NOSIGNAL);
+      const char* parts[] = {step, ": ", name ? name : "unknown errno"};
+      const size_t size = setup_record::encode_failure(record, parts, 3);
+      [[maybe_unused]] auto n = send(setup_fd, record, size, MSG_NOSIGNAL);
     }
     _exit(127);
   }
@@ -62,7 +52,7 @@ struct ChildReporter {
   // The sandbox is set up: hand over the seccomp listener, or say ready.
   bool ready(int listener) {
     if (setup_fd < 0) return listener <= 0 || send_seccomp_listener(report_fd, listener);
-    const char kind = listener > 0 ? 'L' : 'R';
+    const char kind = listener > 0 ? setup_record::kReadyWithListener : setup_record::kReady;
     return send_with_descriptor(setup_fd, &kind, 1, listener > 0 ? listener : -1);
   }
 };

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <optional>
 
+#include "protocol/setup_record.h"
 #include "snapshot/function_snapshot.h"
 #include "snapshot/log_tail.h"
 #include "snapshot/sandbox_reaper.h"
@@ -80,23 +81,23 @@ class ChannelReader {
   // False when nothing more is to be read.
   bool parse() {
     if (!setup_done_) {
-      if (data_.empty()) return true;
-      const char kind = data_[0];
-      if (kind == 'R' || kind == 'L') {
-        data_.erase(0, 1);
-        setup_done_ = true;
-      } else if (kind == 'F') {
-        if (data_.size() < 3) return true;
-        uint16_t length;
-        memcpy(&length, data_.data() + 1, 2);
-        if (data_.size() < 3u + length) return true;
-        setup_failure_ = "sandbox setup failed: " + data_.substr(3, length);
-        done_ = true;
-        return false;
-      } else {
-        problem_ = "malformed setup record";
-        done_ = true;
-        return false;
+      const setup_record::Parsed record = setup_record::parse(data_.data(), data_.size());
+      switch (record.state) {
+        case setup_record::Parsed::State::kIncomplete:
+          return true;
+        case setup_record::Parsed::State::kReady:
+        case setup_record::Parsed::State::kReadyWithListener:
+          data_.erase(0, record.consumed);
+          setup_done_ = true;
+          break;
+        case setup_record::Parsed::State::kFailed:
+          setup_failure_ = "sandbox setup failed: " + record.failure;
+          done_ = true;
+          return false;
+        case setup_record::Parsed::State::kMalformed:
+          problem_ = "malformed setup record";
+          done_ = true;
+          return false;
       }
     }
     if (data_.size() >= 4 && !length_) {
