@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -138,6 +140,26 @@ constexpr SeccompRule kDefaultPolicy[] = {
     DENY("query_module", ENOSYS, "old module interface, removed from the kernel"),
     DENY("vm86", ENOSYS, "virtual 8086 mode (i386 only; skipped on x86_64)"),
     DENY("vm86old", ENOSYS, "virtual 8086 mode (i386 only; skipped on x86_64)"),
+    // The runtime paths (/usr) are the host's own files: a watch on them
+    // would report other tenants' and the host's file opens as they happen.
+    DENY("inotify_init", ENOSYS, "watches on shared host files leak others' activity"),
+    DENY("inotify_init1", ENOSYS, "watches on shared host files leak others' activity"),
+    DENY("inotify_add_watch", ENOSYS, "watches on shared host files leak others' activity"),
+    // A snapshot dies with sproutd through its parent-death signal, set before
+    // its filter; function code must not clear or weaken it. SIGKILL stays
+    // allowed: a sandbox's setup sets it.
+    {.syscall = "prctl",
+     .action = SeccompAction::kDenyErrno,
+     .err = EPERM,
+     .arg_index = 0,
+     .arg_mask = 0xffffffffu,
+     .arg_value = PR_SET_PDEATHSIG,
+     .reason = "no opting out of dying with the parent (sproutd, for a snapshot)",
+     .compare = SeccompCompare::kMaskedEqual,
+     .arg2_index = 1,
+     .arg2_mask = 0,
+     .arg2_value = SIGKILL,
+     .compare2 = SeccompCompare::kNotEqual},
     // Only an attacker makes these: stop the sandbox.
     FATAL("init_module", "loading kernel code"),
     FATAL("finit_module", "loading kernel code"),
@@ -314,15 +336,24 @@ Result<SeccompProgram> compile_seccomp_policy(std::span<const SeccompRule> rules
         action = SCMP_ACT_TRACE(0);
         break;
     }
+    auto condition_of = [](int arg_index, SeccompCompare compare, uint64_t mask,
+                           uint64_t value) {
+      const auto index = static_cast<unsigned>(arg_index);
+      return compare == SeccompCompare::kNotEqual
+                 ? SCMP_CMP(index, SCMP_CMP_NE, value)
+                 : SCMP_CMP(index, SCMP_CMP_MASKED_EQ, mask, value);
+    };
     if (rule.arg_index < 0) {
       rc = seccomp_rule_add(ctx, action, nr, 0);
+    } else if (rule.arg2_index < 0) {
+      rc = seccomp_rule_add(ctx, action, nr, 1,
+                            condition_of(rule.arg_index, rule.compare, rule.arg_mask,
+                                         rule.arg_value));
     } else {
-      const auto index = static_cast<unsigned>(rule.arg_index);
-      const scmp_arg_cmp condition =
-          rule.compare == SeccompCompare::kNotEqual
-              ? SCMP_CMP(index, SCMP_CMP_NE, rule.arg_value)
-              : SCMP_CMP(index, SCMP_CMP_MASKED_EQ, rule.arg_mask, rule.arg_value);
-      rc = seccomp_rule_add(ctx, action, nr, 1, condition);
+      rc = seccomp_rule_add(
+          ctx, action, nr, 2,
+          condition_of(rule.arg_index, rule.compare, rule.arg_mask, rule.arg_value),
+          condition_of(rule.arg2_index, rule.compare2, rule.arg2_mask, rule.arg2_value));
     }
     if (rc < 0) return os_error("add seccomp rule", rule.syscall, -rc);
   }

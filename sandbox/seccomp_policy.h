@@ -67,6 +67,11 @@ struct SeccompRule {
   uint64_t arg_value;
   const char* reason;  // why the rule exists; kept next to the rule on purpose
   SeccompCompare compare = SeccompCompare::kMaskedEqual;
+  // A second condition, on another argument, that must hold too (-1: none).
+  int arg2_index = -1;
+  uint64_t arg2_mask = 0;
+  uint64_t arg2_value = 0;
+  SeccompCompare compare2 = SeccompCompare::kMaskedEqual;
 };
 
 // The default policy of every sandbox.
