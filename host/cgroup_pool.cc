@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -28,7 +27,7 @@ void CgroupLease::give_back() {
 
 Result<std::unique_ptr<CgroupPool>> CgroupPool::create(CgroupPoolOptions options) {
   std::unique_ptr<CgroupPool> pool(new CgroupPool(std::move(options)));
-  pool->layout_ = discover_cgroup_layout();
+  pool->layout_ = discover_cgroup_layout(pool->options_.host);
   const auto& layout = pool->layout_;
   if (!layout.memory || !layout.pids || !layout.cpu) {
     std::string missing;
@@ -39,27 +38,21 @@ Result<std::unique_ptr<CgroupPool>> CgroupPool::create(CgroupPoolOptions options
                                      ": rlimits are the only fence there (" + layout.describe() +
                                      ")");
   }
-  if (layout.version == CgroupVersion::kNone) return pool;
+  pool->driver_ = CgroupDriver::for_layout(layout);
+  if (!pool->driver_) return pool;
 
   pool->remove_stale_parents();
   const std::string name = pool->options_.prefix + "-" + std::to_string(getpid());
   for (const auto& tree : layout.trees) {
     std::string dir = tree.own_dir + "/" + name;
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-      for (const auto& made : pool->parent_dirs_) remove_cgroup_tree(made);
+    if (layout.fs->make_dir(dir) != 0 && errno != EEXIST) {
+      const int err = errno;
+      for (const auto& made : pool->parent_dirs_) remove_cgroup_tree(made, *layout.fs);
       pool->parent_dirs_.clear();
-      return os_error("create cgroup", dir);
+      return os_error("create cgroup", dir, err);
     }
     pool->parent_dirs_.push_back(dir);
-    if (layout.version == CgroupVersion::kV2) {
-      // Leaves need the controllers delegated down from our own cgroup.
-      if (auto r =
-              write_cgroup_file(tree.own_dir + "/cgroup.subtree_control", "+memory +pids +cpu");
-          !r) {
-        log_line(LogLevel::kWarning, "enable cgroup v2 controllers: " + r.error().message());
-      }
-      (void)write_cgroup_file(dir + "/cgroup.subtree_control", "+memory +pids +cpu");
-    }
+    pool->driver_->prepare_parent(tree, dir);
   }
   for (size_t i = 0; i < pool->options_.prewarm; ++i) {
     auto leaf = pool->create_leaf();
@@ -77,7 +70,7 @@ CgroupPool::~CgroupPool() {
   }
   for (auto& leaf : idle_) (void)leaf->remove();
   idle_.clear();
-  for (const auto& dir : parent_dirs_) remove_cgroup_tree(dir);
+  for (const auto& dir : parent_dirs_) remove_cgroup_tree(dir, *layout_.fs);
 }
 
 void CgroupPool::remove_stale_parents() const {
@@ -99,18 +92,18 @@ void CgroupPool::remove_stale_parents() const {
     closedir(dir);
     for (const auto& path : stale) {
       log_line(LogLevel::kInfo, "removing cgroup left by a crashed run: " + path);
-      remove_cgroup_tree(path);
+      remove_cgroup_tree(path, *layout_.fs);
     }
   }
 }
 
 Result<std::unique_ptr<SandboxCgroup>> CgroupPool::create_leaf() {
   ++created_;
-  return SandboxCgroup::create(layout_, parent_dirs_, "sb-" + std::to_string(next_leaf_++));
+  return driver_->create_leaf(parent_dirs_, "sb-" + std::to_string(next_leaf_++));
 }
 
 Result<CgroupLease> CgroupPool::acquire(const CgroupLimits& limits) {
-  if (layout_.version == CgroupVersion::kNone) return CgroupLease{};
+  if (!driver_) return CgroupLease{};
   std::unique_ptr<SandboxCgroup> leaf;
   {
     std::lock_guard lock(mutex_);

@@ -46,6 +46,7 @@ struct CgroupPoolOptions {
   std::string prefix = "sprout";
   size_t prewarm = 4;    // leaves created up front
   size_t max_idle = 64;  // idle leaves kept beyond this are removed
+  CgroupHost host;       // this machine; tests point it at a fake tree
 };
 
 class CgroupPool {
@@ -72,6 +73,7 @@ class CgroupPool {
 
   CgroupPoolOptions options_;
   CgroupLayout layout_;
+  std::unique_ptr<CgroupDriver> driver_;  // null when there is no cgroup version
   std::vector<std::string> parent_dirs_;
   mutable std::mutex mutex_;
   std::condition_variable returned_;  // a lease came back
