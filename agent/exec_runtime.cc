@@ -12,19 +12,19 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/runtime.h"
 #include "base/unique_fd.h"
+#include "protocol/limits.h"
+#include "sandbox/exec_child.h"
 
-extern char** environ;
 
 namespace sprout::agent {
 namespace {
 
-constexpr size_t kMaxResultBytes = 6 * 1024 * 1024;
+constexpr size_t kMaxResultBytes = limits::kMaxResultBytes;
 
 class ExecRuntime final : public Runtime {
  public:
@@ -55,19 +55,28 @@ class ExecRuntime final : public Runtime {
     if (pipe2(out, O_CLOEXEC) != 0)
       return function_error("Runtime.Unknown", std::string("pipe: ") + strerror(errno));
     UniqueFd read_end(out[0]), write_end(out[1]);
+    // The child's plan, as plain data, before the fork: the payload on 0,
+    // the result pipe on 1, the agent's stderr (the invocation's log) on 2,
+    // nothing else (sandbox/exec_child.h).
+    const DescriptorMove moves[] = {
+        {.from = input.get(), .to = STDIN_FILENO},
+        {.from = write_end.get(), .to = STDOUT_FILENO},
+        {.from = STDERR_FILENO, .to = STDERR_FILENO, .if_open = true},
+    };
+    char* const argv[] = {path_.data(), nullptr};
+    const ExecChildPlan plan{.descriptor_moves = moves,
+                             .descriptor_move_count = std::size(moves),
+                             .path = path_.c_str(),
+                             .argv = argv,
+                             .envp = environ,
+                             .exec_stage = ChildStage::kExec};
     prctl(PR_SET_DUMPABLE, 0);
     pid_t child = fork();
     if (child < 0)
       return function_error("Runtime.Unknown", std::string("fork: ") + strerror(errno));
-    if (child == 0) {
-      dup2(input.get(), 0);
-      dup2(write_end.get(), 1);
-      syscall(SYS_close_range, 3, ~0U, 0);
-      const char* argv[] = {path_.c_str(), nullptr};
-      execve(path_.c_str(), const_cast<char**>(argv), environ);
-      dprintf(2, "sprout: execve %s: %s\n", path_.c_str(), strerror(errno));
-      _exit(127);
-    }
+    // No report channel: a failure is one line on the invocation's log and
+    // exit status 127.
+    if (child == 0) run_exec_child(plan, -1);
     write_end.reset();
     std::string result;
     char buffer[65536];

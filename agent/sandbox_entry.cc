@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "protocol/limits.h"
 #include "protocol/message_channel.h"
 
 namespace sprout::agent {
@@ -18,7 +19,7 @@ int run_sandbox_entry(void* arg) {
   pollfd waiting{kInvocationChannelFd, POLLIN, 0};
   if (poll(&waiting, 1, 0) == 0) runtime->warm_up();  // idle: a pre-forked sandbox
   InvokeRequest request;
-  auto received = read_frame(kInvocationChannelFd, request, kMaxRequestFrame);
+  auto received = read_frame(kInvocationChannelFd, request, limits::kMaxSandboxRequestFrameBytes);
   // A pre-forked sandbox that is never used sees its channel close: exit quietly.
   if (!received) return is_peer_closed(received.error()) ? 0 : 3;
   InvokeReply reply = runtime->invoke(request);

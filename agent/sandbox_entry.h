@@ -11,9 +11,7 @@ inline constexpr int kInvocationChannelFd = 3;
 // The byte sproutd sends on the invocation channel once the sandbox is in
 // its cgroup; the sandbox runs no function code before it.
 inline constexpr char kPlacedByteValue = 'G';
-// Largest request frame a sandbox accepts (payload plus headers).
-inline constexpr size_t kMaxRequestFrame = 7 * 1024 * 1024;
 
-int run_sandbox_entry(void* runtime);
+int run_sandbox_entry(void* arg);  // arg: the Runtime
 
 }  // namespace sprout::agent

@@ -18,6 +18,7 @@
 // The snapshot-tier filter denies what the sandbox filter denies, except the
 // few calls that creating a sandbox needs (sandbox/seccomp_policy.h).
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -28,7 +29,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -37,12 +37,14 @@
 #include "agent/code_bundle.h"
 #include "agent/roles.h"
 #include "agent/sandbox_entry.h"
-#include "sandbox/capabilities.h"
 #include "base/log.h"
-#include "protocol/message_channel.h"
-#include "sandbox/mounts.h"
-#include "sandbox/seccomp_policy.h"
 #include "host/spawn.h"
+#include "protocol/message_channel.h"
+#include "sandbox/capabilities.h"
+#include "sandbox/child_report_reader.h"
+#include "sandbox/descriptors.h"
+#include "sandbox/mount_plan.h"
+#include "sandbox/seccomp_policy.h"
 #include "sandbox/spec_defaults.h"
 
 namespace sprout::agent {
@@ -59,6 +61,12 @@ constexpr size_t kMaxBundleBytes = 256ull << 20;
 // has dropped every capability before it forks sandboxes.
 constexpr uid_t kSnapshotId = 1000;
 
+// A failed setup step, told as a sandbox child tells it ({stage, errno}, the
+// text built by describe_child_failure()), with the errno of the failed call.
+std::unexpected<Error> setup_error(ChildStage stage, int err, std::string object = {}) {
+  return std::unexpected(describe_child_failure(stage, err, std::move(object)));
+}
+
 // Becomes uid/gid 1000 of our user namespace: the host id that sproutd
 // mapped it to, unique to this function. Raw system calls, as on every path
 // right after a clone. The capabilities of our own namespace stay (its root
@@ -66,13 +74,13 @@ constexpr uid_t kSnapshotId = 1000;
 // needed for the mounts below and dropped before the init.
 Result<void> become_snapshot_user() {
   if (syscall(SYS_setresgid, kSnapshotId, kSnapshotId, kSnapshotId) != 0)
-    return os_error("setresgid", "snapshot");
+    return setup_error(ChildStage::kSetGid, errno, "snapshot");
   if (syscall(SYS_setresuid, kSnapshotId, kSnapshotId, kSnapshotId) != 0)
-    return os_error("setresuid", "snapshot");
+    return setup_error(ChildStage::kSetUid, errno, "snapshot");
   // The id change made us non-dumpable; our sandboxes inherit that, and the
   // kernel refuses id maps for a non-dumpable process. Only processes of
   // this function's own host id could use it, and none of them can name us.
-  if (prctl(PR_SET_DUMPABLE, 1) != 0) return os_error("prctl", "PR_SET_DUMPABLE");
+  if (prctl(PR_SET_DUMPABLE, 1) != 0) return setup_error(ChildStage::kDumpable, errno);
   return {};
 }
 
@@ -127,10 +135,11 @@ Result<void> enter_snapshot_root(const LoadFunction& load, int bundle_fd) {
   apply_spec_defaults(root);
   auto plan = plan_mounts(root);
   if (!plan) return std::unexpected(plan.error());
-  int failed = apply_mount_plan(*plan);
+  const std::vector<MountStep> steps = plan->child_steps();
+  int failed = apply_mount_steps(steps.data(), steps.size());
   if (failed >= 0) return os_error(plan->steps[failed].description, "(snapshot root)");
   if (sethostname(root.hostname().data(), root.hostname().size()) != 0)
-    return os_error("sethostname", "snapshot");
+    return setup_error(ChildStage::kHostname, errno, "snapshot");
   return {};
 }
 
@@ -209,12 +218,16 @@ void reap_children() {
 }  // namespace
 
 void run_function_snapshot(Runtime& runtime, int control_fd, int log_fd) {
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  dup3(null_fd, STDIN_FILENO, 0);
-  ::close(null_fd);
-  dup3(log_fd, STDOUT_FILENO, 0);
-  dup3(log_fd, STDERR_FILENO, 0);
-  ::close(log_fd);
+  // The arrangement of every child path (sandbox/descriptors.h): /dev/null
+  // on 0, the init-log pipe on 1 and 2, the control socket where it is;
+  // nothing else of the zygote's.
+  const DescriptorMove moves[] = {
+      {.from = log_fd, .to = STDOUT_FILENO},
+      {.from = log_fd, .to = STDERR_FILENO},
+      {.from = control_fd, .to = control_fd, .close_on_exec = true},
+  };
+  if (arrange_descriptors(moves, std::size(moves), nullptr) != 0)
+    fail_init(control_fd, describe_child_failure(ChildStage::kDescriptors, errno));
 
   // sproutd sends the function only once our id maps are written and we are
   // in our cgroup: nothing of the function exists here before that.
@@ -230,16 +243,17 @@ void run_function_snapshot(Runtime& runtime, int control_fd, int log_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Our cgroup (placed by sproutd) becomes the root of what we see of cgroups.
   if (unshare(CLONE_NEWCGROUP) != 0)
-    fail_init(control_fd, os_error("unshare", "cgroup namespace").error());
+    fail_init(control_fd, setup_error(ChildStage::kUnshareCgroupNamespace, errno).error());
   if (auto r = enter_snapshot_root(load, load_fds[0].get()); !r) fail_init(control_fd, r.error());
   load_fds.clear();
   apply_environment(load);
   if (drop_all_capabilities(last_capability()) != 0)
-    fail_init(control_fd, os_error("drop capabilities").error());
-  if (chdir("/var/task") != 0) fail_init(control_fd, os_error("chdir", "/var/task").error());
+    fail_init(control_fd, setup_error(ChildStage::kCapabilities, errno).error());
+  if (chdir("/var/task") != 0)
+    fail_init(control_fd, setup_error(ChildStage::kChdir, errno, "/var/task").error());
   // Last before user code; compiled in the zygote, inherited ready.
   if (load_seccomp_program(snapshot_seccomp_program()) < 0)
-    fail_init(control_fd, os_error("seccomp", "snapshot tier").error());
+    fail_init(control_fd, setup_error(ChildStage::kSeccomp, errno, "snapshot tier").error());
 
   const auto begin = std::chrono::steady_clock::now();
   InitResult init = runtime.load(load);

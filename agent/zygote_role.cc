@@ -34,7 +34,7 @@ constexpr uint64_t kSnapshotNamespaces =
 // Forks a snapshot that becomes a child of the supervisor (CLONE_PARENT), so
 // that the supervisor reaps it and learns how it ended. Returns the pid
 // (0 in the child) and the pidfd.
-long fork_snapshot_for_supervisor(int* pidfd) {
+long fork_snapshot_for_supervisor(int* pidfd) {  // NOLINT(readability-non-const-parameter): the kernel writes it
   CloneArgs args{};
   args.flags = CLONE_PARENT | CLONE_PIDFD | kSnapshotNamespaces;
   args.pidfd = reinterpret_cast<uint64_t>(pidfd);

@@ -1,6 +1,5 @@
 #include "sprout/client.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,30 +8,11 @@
 
 #include <cstdlib>
 
+#include "protocol/frame.h"
+#include "protocol/frame_reader.h"
+
 namespace sprout {
 namespace {
-
-bool write_all(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-bool read_all(int fd, char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::read(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
 // A call's specific answer, or the server's refusal as a ClientError.
 template <typename T, typename Getter>
@@ -78,7 +58,10 @@ ClientResult<std::unique_ptr<Client>> Client::connect(const std::string& socket_
   return std::unique_ptr<Client>(new Client(fd, socket_path));
 }
 
-Client::Client(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+Client::Client(int fd, std::string path)
+    : fd_(fd),
+      path_(std::move(path)),
+      frames_(std::make_unique<FrameReader>(limits::kMaxApiResponseFrameBytes)) {}
 
 Client::~Client() {
   ::shutdown(fd_, SHUT_RDWR);
@@ -86,21 +69,29 @@ Client::~Client() {
 }
 
 ClientResult<api::Response> Client::read_one() {
-  const ClientError closed{api::UNAVAILABLE, "connection to sproutd at " + path_ + " closed"};
-  uint32_t length_be;
-  if (!read_all(fd_, reinterpret_cast<char*>(&length_be), 4)) return std::unexpected(closed);
-  size_t length = ntohl(length_be);
-  if (length > 64 * 1024 * 1024) {
-    return std::unexpected(
-        ClientError{api::INTERNAL, "sproutd sent a frame of " + std::to_string(length) + " bytes"});
+  for (;;) {
+    if (std::optional<std::string> body = frames_->next_frame()) {
+      api::Response response;
+      if (!response.ParseFromString(*body))
+        return std::unexpected(ClientError{api::INTERNAL, "sproutd sent a malformed frame"});
+      return response;
+    }
+    if (const auto& refused = frames_->refused()) {
+      return std::unexpected(ClientError{
+          api::INTERNAL,
+          "sproutd sent a frame of " + std::to_string(refused->announced_bytes) + " bytes"});
+    }
+    // Whatever has arrived: the rest of this answer, and perhaps the next
+    // ones, which the reader keeps for the next call.
+    char buffer[64 * 1024];
+    ssize_t n = ::read(fd_, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return std::unexpected(
+          ClientError{api::UNAVAILABLE, "connection to sproutd at " + path_ + " closed"});
+    }
+    frames_->feed({buffer, static_cast<size_t>(n)});
   }
-  std::string body(length, '\0');
-  if (!read_all(fd_, body.data(), length)) return std::unexpected(closed);
-  api::Response response;
-  if (!response.ParseFromString(body)) {
-    return std::unexpected(ClientError{api::INTERNAL, "sproutd sent a malformed frame"});
-  }
-  return response;
 }
 
 ClientResult<api::Response> Client::wait_for(uint64_t id) {
@@ -142,36 +133,35 @@ ClientResult<api::Response> Client::wait_for(uint64_t id) {
 std::future<ClientResult<api::Response>> Client::call_async(api::Request request) {
   const uint64_t id = next_id_++;
   request.set_id(id);
-  std::string body;
-  request.SerializeToString(&body);
   auto failed = [](ClientError error) {
     std::promise<ClientResult<api::Response>> promise;
     promise.set_value(std::unexpected(std::move(error)));
     return promise.get_future();
   };
-  if (body.size() > max_frame_) {
-    return failed({api::PAYLOAD_TOO_LARGE, "request of " + std::to_string(body.size()) +
+  // Refused before it is serialized: nothing is written for it.
+  const size_t body_size = request.ByteSizeLong();
+  if (body_size > max_frame_) {
+    return failed({api::PAYLOAD_TOO_LARGE, "request of " + std::to_string(body_size) +
                                                " bytes over the limit of " +
                                                std::to_string(max_frame_)});
   }
+  Result<std::string> frame = encode_frame(request);
+  if (!frame) return failed({api::PAYLOAD_TOO_LARGE, frame.error().message()});
   {
     std::lock_guard lock(state_mutex_);
     if (broken_) return failed(*broken_);
     pending_.emplace(id, std::nullopt);
   }
-  uint32_t length_be = htonl(static_cast<uint32_t>(body.size()));
-  std::string frame(reinterpret_cast<const char*>(&length_be), 4);
-  frame += body;
-  bool sent;
+  Result<void> sent;
   {
     std::lock_guard lock(write_mutex_);
-    sent = write_all(fd_, frame.data(), frame.size());
+    sent = write_all(fd_, frame->data(), frame->size());
   }
   if (!sent) {
-    const int err = errno;
     std::lock_guard lock(state_mutex_);
     pending_.erase(id);
-    return failed({api::UNAVAILABLE, "cannot send to sproutd at " + path_ + ": " + strerror(err)});
+    return failed({api::UNAVAILABLE,
+                   "cannot send to sproutd at " + path_ + ": " + strerror(sent.error().err)});
   }
   return std::async(std::launch::deferred, [this, id] { return wait_for(id); });
 }

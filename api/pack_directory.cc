@@ -36,7 +36,7 @@ bool header(std::string& out, const std::string& name, char type, uint64_t size,
     prefix = name.substr(0, cut);
     base = name.substr(cut + 1);
   }
-  memcpy(block, base.data(), base.size());
+  memcpy(block, base.data(), base.size());  // NOLINT(bugprone-not-null-terminated-result): tar fields are NUL-padded by the zeroed block
   octal(block + 100, 8, mode);
   octal(block + 108, 8, 0);
   octal(block + 116, 8, 0);
@@ -44,8 +44,8 @@ bool header(std::string& out, const std::string& name, char type, uint64_t size,
   octal(block + 136, 12, 0);
   block[156] = type;
   memcpy(block + 257, "ustar", 6);
-  memcpy(block + 263, "00", 2);
-  memcpy(block + 345, prefix.data(), prefix.size());
+  memcpy(block + 263, "00", 2);  // NOLINT(bugprone-not-null-terminated-result): ustar version, two bytes, no NUL
+  memcpy(block + 345, prefix.data(), prefix.size());  // NOLINT(bugprone-not-null-terminated-result): zeroed block
   memset(block + 148, ' ', 8);
   unsigned sum = 0;
   for (unsigned char c : block) sum += c;

@@ -4,6 +4,17 @@
 
 namespace sprout {
 
+Error::Error(std::string step, std::string object, int err, std::string detail)
+    : Error(std::move(step), std::move(object), err, std::move(detail),
+            err != 0 ? ErrorCode::kOs : ErrorCode::kInternal) {}
+
+Error::Error(std::string step, std::string object, int err, std::string detail, ErrorCode code)
+    : step(std::move(step)),
+      object(std::move(object)),
+      err(err),
+      detail(std::move(detail)),
+      code(code) {}
+
 std::string errno_name(int err) {
   // strerrorname_np is glibc >= 2.32; Debian 12 has 2.36.
   const char* name = strerrorname_np(err);
@@ -23,11 +34,15 @@ std::unexpected<Error> os_error(std::string step, std::string object) {
 }
 
 std::unexpected<Error> os_error(std::string step, std::string object, int err) {
-  return std::unexpected(Error{std::move(step), std::move(object), err, {}});
+  return std::unexpected(Error{std::move(step), std::move(object), err, {}, ErrorCode::kOs});
 }
 
 std::unexpected<Error> plain_error(std::string step, std::string detail) {
-  return std::unexpected(Error{std::move(step), {}, 0, std::move(detail)});
+  return plain_error(ErrorCode::kInternal, std::move(step), std::move(detail));
+}
+
+std::unexpected<Error> plain_error(ErrorCode code, std::string step, std::string detail) {
+  return std::unexpected(Error{std::move(step), {}, 0, std::move(detail), code});
 }
 
 }  // namespace sprout

@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -17,7 +16,7 @@ LogLevel initial_threshold() {
   return LogLevel::kInfo;
 }
 
-std::atomic<LogLevel> threshold{initial_threshold()};
+const LogLevel threshold = initial_threshold();
 
 const char* level_name(LogLevel level) {
   switch (level) {
@@ -35,10 +34,8 @@ const char* level_name(LogLevel level) {
 
 }  // namespace
 
-void set_log_threshold(LogLevel level) { threshold = level; }
-
 void log_line(LogLevel level, std::string_view message) {
-  if (level < threshold.load()) return;
+  if (level < threshold) return;
   std::string line = "sprout[" + std::to_string(getpid()) + "] " + level_name(level) + ": ";
   line.append(message);
   line.push_back('\n');

@@ -8,8 +8,8 @@ namespace sprout {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
+// Lines below the threshold are dropped: kInfo, or SPROUT_LOG=debug|warning|error
+// as read at start.
 void log_line(LogLevel level, std::string_view message);
-// Lines below this level are dropped. Default kInfo; SPROUT_LOG=debug lowers it.
-void set_log_threshold(LogLevel level);
 
 }  // namespace sprout

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "host/cgroup_pool.h"
-#include "sandbox/seccomp_policy.h"
 #include "host/spawn.h"
+#include "sandbox/seccomp_policy.h"
 
 namespace {
 
@@ -137,10 +137,10 @@ void BM_CgroupCreateRemove(benchmark::State& state) {
   for (const auto& tree : pool->layout().trees)
     parents.push_back(tree.own_dir + "/sprout-bench-" + std::to_string(getpid()));
   sprout::CgroupLimits limits{128 << 20, 64, 1000};
-  int n = 0;
+  int created = 0;
   for (auto _ : state) {
-    auto leaf =
-        sprout::SandboxCgroup::create(pool->layout(), parents, "fresh-" + std::to_string(n++));
+    auto leaf = sprout::SandboxCgroup::create(pool->layout(), parents,
+                                              "fresh-" + std::to_string(created++));
     if (!leaf || !(*leaf)->apply_limits(limits) || !(*leaf)->reset_counters() ||
         !(*leaf)->remove()) {
       state.SkipWithError("cgroup create/remove failed");

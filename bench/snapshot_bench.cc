@@ -32,10 +32,10 @@ struct Fixture {
 };
 
 Fixture make_fixture(const std::string& workload) {
-  Fixture f;
+  Fixture fixture;
   auto pool = sprout::CgroupPool::create({.prefix = "sprout-bench", .prewarm = 4});
   if (!pool) return {.error = pool.error().message()};
-  f.pool = std::move(*pool);
+  fixture.pool = std::move(*pool);
   // Host ids of the bench's zygote and snapshot, apart from sproutd's range.
   static auto ids = sprout::HostIdRange::create(3200000000u, 1024);
   if (!ids) return {.error = ids.error().message()};
@@ -46,32 +46,32 @@ Fixture make_fixture(const std::string& workload) {
                                               .agent_path = SPROUT_BUILD_AGENT_PATH,
                                               .ids = std::move(*zygote_id)});
   if (!zygote) return {.error = zygote.error().message()};
-  f.zygote = std::move(*zygote);
-  sprout::FunctionDefinition def;
-  def.name = workload;
-  def.handler = "handler.handler";
-  def.bundle_file_name = "handler.py";
-  def.bundle = read_file(std::string(SPROUT_WORKLOADS_DIR) + "/" + workload + "/handler.py");
-  auto loaded = f.zygote->load(def, f.pool.get(), std::move(*snapshot_id));
+  fixture.zygote = std::move(*zygote);
+  sprout::FunctionDefinition definition;
+  definition.name = workload;
+  definition.handler = "handler.handler";
+  definition.bundle_file_name = "handler.py";
+  definition.bundle = read_file(std::string(SPROUT_WORKLOADS_DIR) + "/" + workload + "/handler.py");
+  auto loaded = fixture.zygote->load(definition, fixture.pool.get(), std::move(*snapshot_id));
   if (!loaded) return {.error = loaded.error().message()};
   if (!loaded->init.ok()) return {.error = loaded->init.error_message()};
-  f.snapshot = std::move(loaded->snapshot);
-  return f;
+  fixture.snapshot = std::move(loaded->snapshot);
+  return fixture;
 }
 
 void BM_Invoke(benchmark::State& state, const std::string& workload, bool preforked) {
-  Fixture f = make_fixture(workload);
-  if (!f.snapshot) {
-    state.SkipWithError(f.error.c_str());
+  Fixture fixture = make_fixture(workload);
+  if (!fixture.snapshot) {
+    state.SkipWithError(fixture.error.c_str());
     return;
   }
   for (auto _ : state) {
     if (preforked) {
       state.PauseTiming();
-      if (!f.snapshot->prefork(1)) state.SkipWithError("prefork failed");
+      if (!fixture.snapshot->prefork(1)) state.SkipWithError("prefork failed");
       state.ResumeTiming();
     }
-    auto result = f.snapshot->invoke({.payload = "{}"});
+    auto result = fixture.snapshot->invoke({.payload = "{}"});
     if (!result || result->status != sprout::InvocationStatus::kOk) {
       state.SkipWithError(result ? result->detail.c_str() : result.error().message().c_str());
       break;

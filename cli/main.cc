@@ -85,13 +85,14 @@ std::optional<Options> parse(int argc, char** argv) {
   return options;
 }
 
-std::string flag(const Options& o, const std::string& name, const std::string& fallback = "") {
-  auto it = o.flags.find(name);
-  return it == o.flags.end() ? fallback : it->second;
+std::string flag(const Options& options, const std::string& name,
+                 const std::string& fallback = "") {
+  auto it = options.flags.find(name);
+  return it == options.flags.end() ? fallback : it->second;
 }
 
-std::optional<uint32_t> number_flag(const Options& o, const std::string& name) {
-  std::string text = flag(o, name);
+std::optional<uint32_t> number_flag(const Options& options, const std::string& name) {
+  std::string text = flag(options, name);
   if (text.empty()) return 0;
   char* end = nullptr;
   unsigned long value = std::strtoul(text.c_str(), &end, 10);
@@ -111,8 +112,8 @@ bool read_file(const std::string& path, std::string* out) {
   return true;
 }
 
-int report_error(const Options& o, const sprout::ClientError& error) {
-  if (o.json) {
+int report_error(const Options& options, const sprout::ClientError& error) {
+  if (options.json) {
     std::printf("%s\n", JsonObject()
                             .string("status", sprout::api::Status_Name(error.status))
                             .string("error", error.message)
@@ -164,11 +165,11 @@ std::string info_json(const sprout::api::FunctionInfo& info) {
       .str();
 }
 
-int deploy(sprout::Client& client, const Options& o) {
-  if (o.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
+int deploy(sprout::Client& client, const Options& options) {
+  if (options.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
   sprout::api::FunctionSpec spec;
-  spec.set_name(o.words[1]);
-  const std::string runtime = flag(o, "--runtime");
+  spec.set_name(options.words[1]);
+  const std::string runtime = flag(options, "--runtime");
   if (runtime == "python3")
     spec.set_runtime(sprout::api::PYTHON3);
   else if (runtime == "native")
@@ -179,16 +180,16 @@ int deploy(sprout::Client& client, const Options& o) {
     std::fprintf(stderr, "sprout: --runtime must be python3, native or exec\n");
     return kExitUsage;
   }
-  const std::string code = flag(o, "--code");
+  const std::string code = flag(options, "--code");
   struct stat st;
   if (code.empty() || stat(code.c_str(), &st) != 0) {
     std::fprintf(stderr, "sprout: --code %s: no such file or directory\n", code.c_str());
     return code.empty() ? kExitUsage : kExitLocalError;
   }
-  std::string handler = flag(o, "--handler");
+  std::string handler = flag(options, "--handler");
   if (S_ISDIR(st.st_mode)) {
     auto packed = sprout::pack_directory(code);
-    if (!packed) return report_error(o, packed.error());
+    if (!packed) return report_error(options, packed.error());
     spec.set_code(std::move(*packed));
     spec.set_code_format(sprout::api::TAR);
     if (handler.empty()) {
@@ -216,16 +217,16 @@ int deploy(sprout::Client& client, const Options& o) {
   spec.set_handler(handler);
   for (const char* name :
        {"--memory-mb", "--timeout-ms", "--max-concurrency", "--prefork-min", "--prefork-max"}) {
-    if (!number_flag(o, name)) return kExitUsage;
+    if (!number_flag(options, name)) return kExitUsage;
   }
-  spec.set_memory_mb(*number_flag(o, "--memory-mb"));
-  spec.set_timeout_ms(*number_flag(o, "--timeout-ms"));
-  spec.set_max_concurrency(*number_flag(o, "--max-concurrency"));
-  spec.set_prefork_min(*number_flag(o, "--prefork-min"));
-  spec.set_prefork_max(*number_flag(o, "--prefork-max"));
-  spec.set_no_prefork(o.switches.count("--no-prefork") > 0);
-  spec.set_tenant(flag(o, "--tenant"));  // empty: a tenant of its own
-  auto range = o.flags.equal_range("--env");
+  spec.set_memory_mb(*number_flag(options, "--memory-mb"));
+  spec.set_timeout_ms(*number_flag(options, "--timeout-ms"));
+  spec.set_max_concurrency(*number_flag(options, "--max-concurrency"));
+  spec.set_prefork_min(*number_flag(options, "--prefork-min"));
+  spec.set_prefork_max(*number_flag(options, "--prefork-max"));
+  spec.set_no_prefork(options.switches.count("--no-prefork") > 0);
+  spec.set_tenant(flag(options, "--tenant"));  // empty: a tenant of its own
+  auto range = options.flags.equal_range("--env");
   for (auto it = range.first; it != range.second; ++it) {
     auto eq = it->second.find('=');
     if (eq == std::string::npos) {
@@ -234,15 +235,15 @@ int deploy(sprout::Client& client, const Options& o) {
     }
     (*spec.mutable_env())[it->second.substr(0, eq)] = it->second.substr(eq + 1);
   }
-  auto imports = o.flags.equal_range("--pre-import");
+  auto imports = options.flags.equal_range("--pre-import");
   for (auto it = imports.first; it != imports.second; ++it) spec.add_pre_imports(it->second);
 
   sprout::api::Request request;
   *request.mutable_deploy()->mutable_spec() = spec;
   auto response = client.call(std::move(request));
-  if (!response) return report_error(o, response.error());
+  if (!response) return report_error(options, response.error());
   const auto& deployed = response->deploy();
-  if (o.json) {
+  if (options.json) {
     JsonObject out;
     out.string("status", sprout::api::Status_Name(response->status()));
     if (response->status() != sprout::api::OK) out.string("error", response->error());
@@ -271,25 +272,25 @@ int deploy(sprout::Client& client, const Options& o) {
   return exit_code_for(response->status());
 }
 
-int invoke(sprout::Client& client, const Options& o) {
-  if (o.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
-  std::string payload = flag(o, "--payload");
-  if (o.flags.count("--payload-file")) {
-    if (o.flags.count("--payload")) {
+int invoke(sprout::Client& client, const Options& options) {
+  if (options.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
+  std::string payload = flag(options, "--payload");
+  if (options.flags.count("--payload-file")) {
+    if (options.flags.count("--payload")) {
       std::fprintf(stderr, "sprout: give --payload or --payload-file, not both\n");
       return kExitUsage;
     }
-    if (!read_file(flag(o, "--payload-file"), &payload)) {
-      std::fprintf(stderr, "sprout: cannot read %s\n", flag(o, "--payload-file").c_str());
+    if (!read_file(flag(options, "--payload-file"), &payload)) {
+      std::fprintf(stderr, "sprout: cannot read %s\n", flag(options, "--payload-file").c_str());
       return kExitLocalError;
     }
   }
-  auto timeout = number_flag(o, "--timeout-ms");
+  auto timeout = number_flag(options, "--timeout-ms");
   if (!timeout) return kExitUsage;
-  auto response = client.invoke(o.words[1], payload, *timeout);
-  if (!response) return report_error(o, response.error());
-  const auto& m = response->metrics();
-  if (o.json) {
+  auto response = client.invoke(options.words[1], payload, *timeout);
+  if (!response) return report_error(options, response.error());
+  const auto& metrics = response->metrics();
+  if (options.json) {
     std::string trace = "[";
     for (int i = 0; i < response->stack_trace_size(); ++i)
       trace += (i ? ", " : "") + json_string(response->stack_trace(i));
@@ -307,23 +308,25 @@ int invoke(sprout::Client& client, const Options& o) {
     out.string("request_id", response->request_id())
         .number("function_version", response->function_version());
     out.raw("metrics", JsonObject()
-                           .number("queue_us", m.queue_us())
-                           .number("fork_us", m.fork_us())
-                           .number("init_us", m.init_us())
-                           .number("run_us", m.run_us())
-                           .number("total_us", m.total_us())
-                           .number("billed_ms", m.billed_ms())
-                           .number("cpu_time_us", m.cpu_time_us())
-                           .number("peak_memory_bytes", m.peak_memory_bytes())
-                           .number("prerequest_cpu_us", m.prerequest_cpu_us())
-                           .boolean("preforked", m.preforked())
+                           .number("queue_us", metrics.queue_us())
+                           .number("fork_us", metrics.fork_us())
+                           .number("init_us", metrics.init_us())
+                           .number("run_us", metrics.run_us())
+                           .number("total_us", metrics.total_us())
+                           .number("billed_ms", metrics.billed_ms())
+                           .number("cpu_time_us", metrics.cpu_time_us())
+                           .number("peak_memory_bytes", metrics.peak_memory_bytes())
+                           .number("prerequest_cpu_us", metrics.prerequest_cpu_us())
+                           .boolean("preforked", metrics.preforked())
                            .str());
     std::printf("%s\n", out.str().c_str());
   } else {
-    if (o.switches.count("--logs") && !response->logs().empty())
+    if (options.switches.count("--logs") && !response->logs().empty())
       std::fprintf(stderr, "%s", response->logs().c_str());
     if (response->status() == sprout::api::OK) {
-      std::fwrite(response->result().data(), 1, response->result().size(), stdout);
+      // Like every print of this file: a failed write to stdout has no recovery.
+      static_cast<void>(
+          std::fwrite(response->result().data(), 1, response->result().size(), stdout));
       std::printf("\n");
     } else {
       std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(response->status()).c_str(),
@@ -334,10 +337,10 @@ int invoke(sprout::Client& client, const Options& o) {
   return exit_code_for(response->status());
 }
 
-int list(sprout::Client& client, const Options& o) {
+int list(sprout::Client& client, const Options& options) {
   auto response = client.list();
-  if (!response) return report_error(o, response.error());
-  if (o.json) {
+  if (!response) return report_error(options, response.error());
+  if (options.json) {
     std::string items = "[";
     for (int i = 0; i < response->functions_size(); ++i)
       items += (i ? ", " : "") + info_json(response->functions(i));
@@ -348,71 +351,76 @@ int list(sprout::Client& client, const Options& o) {
   // TENANT comes after the columns scripts already read, before the free-text STATE.
   std::printf("%-24s %7s %-8s %9s %10s %5s  %-27s %s\n", "NAME", "VERSION", "RUNTIME", "MEMORY_MB",
               "TIMEOUT_MS", "IDLE", "TENANT", "STATE");
-  for (const auto& f : response->functions()) {
-    std::printf("%-24s %7u %-8s %9u %10u %5u  %-27s %s\n", f.spec().name().c_str(), f.version(),
-                runtime_name(f.spec().runtime()).c_str(), f.spec().memory_mb(),
-                f.spec().timeout_ms(), f.idle_sandboxes(), f.tenant().c_str(), f.state().c_str());
+  for (const auto& function : response->functions()) {
+    std::printf("%-24s %7u %-8s %9u %10u %5u  %-27s %s\n", function.spec().name().c_str(),
+                function.version(), runtime_name(function.spec().runtime()).c_str(),
+                function.spec().memory_mb(), function.spec().timeout_ms(),
+                function.idle_sandboxes(), function.tenant().c_str(), function.state().c_str());
   }
   return 0;
 }
 
-int get(sprout::Client& client, const Options& o) {
-  if (o.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
-  auto response = client.get(o.words[1]);
-  if (!response) return report_error(o, response.error());
-  const auto& f = response->function();
-  if (o.json) {
-    std::printf("%s\n",
-                JsonObject().string("status", "OK").raw("function", info_json(f)).str().c_str());
+int get(sprout::Client& client, const Options& options) {
+  if (options.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
+  auto response = client.get(options.words[1]);
+  if (!response) return report_error(options, response.error());
+  const auto& function = response->function();
+  if (options.json) {
+    std::printf(
+        "%s\n",
+        JsonObject().string("status", "OK").raw("function", info_json(function)).str().c_str());
     return 0;
   }
   std::printf(
       "name: %s\nversion: %u\nruntime: %s\ntenant: %s\nhandler: %s\nmemory_mb: %u\n"
       "timeout_ms: %u\nmax_concurrency: %u\nprefork: %u..%u (idle %u)\ncode_size: %llu\n"
       "state: %s\n",
-      f.spec().name().c_str(), f.version(), runtime_name(f.spec().runtime()).c_str(),
-      f.tenant().c_str(), f.spec().handler().c_str(), f.spec().memory_mb(), f.spec().timeout_ms(),
-      f.spec().max_concurrency(), f.spec().prefork_min(), f.spec().prefork_max(),
-      f.idle_sandboxes(), static_cast<unsigned long long>(f.code_size()), f.state().c_str());
-  for (const auto& [key, value] : f.spec().env())
+      function.spec().name().c_str(), function.version(),
+      runtime_name(function.spec().runtime()).c_str(), function.tenant().c_str(),
+      function.spec().handler().c_str(), function.spec().memory_mb(), function.spec().timeout_ms(),
+      function.spec().max_concurrency(), function.spec().prefork_min(),
+      function.spec().prefork_max(), function.idle_sandboxes(),
+      static_cast<unsigned long long>(function.code_size()), function.state().c_str());
+  for (const auto& [key, value] : function.spec().env())
     std::printf("env: %s=%s\n", key.c_str(), value.c_str());
   return 0;
 }
 
-int remove(sprout::Client& client, const Options& o) {
-  if (o.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
-  auto response = client.remove(o.words[1]);
-  if (!response) return report_error(o, response.error());
-  if (o.json) {
-    std::printf("%s\n",
-                JsonObject().string("status", "OK").string("deleted", o.words[1]).str().c_str());
+int remove(sprout::Client& client, const Options& options) {
+  if (options.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
+  auto response = client.remove(options.words[1]);
+  if (!response) return report_error(options, response.error());
+  if (options.json) {
+    std::printf(
+        "%s\n",
+        JsonObject().string("status", "OK").string("deleted", options.words[1]).str().c_str());
   } else {
-    std::printf("deleted %s\n", o.words[1].c_str());
+    std::printf("deleted %s\n", options.words[1].c_str());
   }
   return 0;
 }
 
-int stats(sprout::Client& client, const Options& o) {
-  if (o.words.size() > 2) return std::fputs(usage, stderr), kExitUsage;
-  auto response = client.stats(o.words.size() == 2 ? o.words[1] : "");
-  if (!response) return report_error(o, response.error());
-  if (o.json) {
+int stats(sprout::Client& client, const Options& options) {
+  if (options.words.size() > 2) return std::fputs(usage, stderr), kExitUsage;
+  auto response = client.stats(options.words.size() == 2 ? options.words[1] : "");
+  if (!response) return report_error(options, response.error());
+  if (options.json) {
     std::string items = "[";
     for (int i = 0; i < response->functions_size(); ++i) {
-      const auto& s = response->functions(i);
+      const auto& function = response->functions(i);
       JsonObject by_status;
-      for (const auto& [status, count] : s.by_status()) by_status.number(status, count);
+      for (const auto& [status, count] : function.by_status()) by_status.number(status, count);
       items += (i ? ", " : "") + JsonObject()
-                                     .string("name", s.name())
-                                     .number("invocations", s.invocations())
+                                     .string("name", function.name())
+                                     .number("invocations", function.invocations())
                                      .raw("by_status", by_status.str())
-                                     .number("p50_us", s.p50_us())
-                                     .number("p90_us", s.p90_us())
-                                     .number("p99_us", s.p99_us())
-                                     .number("billed_ms", s.billed_ms())
-                                     .raw("gb_seconds", std::to_string(s.gb_seconds()))
-                                     .number("cold_starts", s.cold_starts())
-                                     .number("preforked_starts", s.preforked_starts())
+                                     .number("p50_us", function.p50_us())
+                                     .number("p90_us", function.p90_us())
+                                     .number("p99_us", function.p99_us())
+                                     .number("billed_ms", function.billed_ms())
+                                     .raw("gb_seconds", std::to_string(function.gb_seconds()))
+                                     .number("cold_starts", function.cold_starts())
+                                     .number("preforked_starts", function.preforked_starts())
                                      .str();
     }
     std::printf("%s\n",
@@ -421,24 +429,25 @@ int stats(sprout::Client& client, const Options& o) {
   }
   std::printf("%-24s %8s %9s %9s %9s %10s %11s  %s\n", "NAME", "CALLS", "P50_US", "P90_US",
               "P99_US", "BILLED_MS", "GB_SECONDS", "BY_STATUS");
-  for (const auto& s : response->functions()) {
+  for (const auto& function : response->functions()) {
     std::string by_status;
-    for (const auto& [status, count] : s.by_status())
+    for (const auto& [status, count] : function.by_status())
       by_status += status + "=" + std::to_string(count) + " ";
-    std::printf("%-24s %8llu %9llu %9llu %9llu %10llu %11.6f  %s\n", s.name().c_str(),
-                static_cast<unsigned long long>(s.invocations()),
-                static_cast<unsigned long long>(s.p50_us()),
-                static_cast<unsigned long long>(s.p90_us()),
-                static_cast<unsigned long long>(s.p99_us()),
-                static_cast<unsigned long long>(s.billed_ms()), s.gb_seconds(), by_status.c_str());
+    std::printf("%-24s %8llu %9llu %9llu %9llu %10llu %11.6f  %s\n", function.name().c_str(),
+                static_cast<unsigned long long>(function.invocations()),
+                static_cast<unsigned long long>(function.p50_us()),
+                static_cast<unsigned long long>(function.p90_us()),
+                static_cast<unsigned long long>(function.p99_us()),
+                static_cast<unsigned long long>(function.billed_ms()), function.gb_seconds(),
+                by_status.c_str());
   }
   return 0;
 }
 
-int health(sprout::Client& client, const Options& o) {
+int health(sprout::Client& client, const Options& options) {
   auto response = client.health();
-  if (!response) return report_error(o, response.error());
-  if (o.json) {
+  if (!response) return report_error(options, response.error());
+  if (options.json) {
     std::printf("%s\n", JsonObject()
                             .string("status", "OK")
                             .boolean("serving", response->serving())

@@ -71,24 +71,6 @@ std::optional<int> exit_status_from_pidfd(int pidfd, int timeout_ms) {
   }
 }
 
-const char* outcome_kind_name(OutcomeKind kind) {
-  switch (kind) {
-    case OutcomeKind::kExited:
-      return "exited";
-    case OutcomeKind::kSignaled:
-      return "signaled";
-    case OutcomeKind::kSeccompViolation:
-      return "seccomp violation";
-    case OutcomeKind::kOutOfMemory:
-      return "out of memory";
-    case OutcomeKind::kDeadlineExceeded:
-      return "deadline exceeded";
-    case OutcomeKind::kKilled:
-      return "killed";
-  }
-  return "?";
-}
-
 std::string Outcome::describe() const {
   if (!status_known && (kind == OutcomeKind::kExited || kind == OutcomeKind::kSignaled))
     return "ended (its exit status was not available)";

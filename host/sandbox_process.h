@@ -24,8 +24,6 @@ enum class OutcomeKind {
   kKilled,            // killed on request (kill())
 };
 
-const char* outcome_kind_name(OutcomeKind kind);
-
 struct Outcome {
   OutcomeKind kind = OutcomeKind::kExited;
   int exit_code = -1;

@@ -9,8 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sandbox/child_report.h"
+#include "sandbox/child_report_reader.h"
 #include "sandbox/sandbox_child.h"
+#include "sandbox/seccomp_policy.h"
 
 namespace sprout {
 namespace {
@@ -55,21 +56,24 @@ long clone_sandbox(CloneArgs& args, int* pidfd, bool* handlers_cleared) {
   return syscall(SYS_clone, flags, nullptr, pidfd, nullptr, nullptr);
 }
 
-Error describe_child_failure(const PreparedSandbox& p, const ChildReport& report) {
+// The error a failed child's report stands for, with what only the parent
+// knows: the mount step's text, the resource, the program, the directory.
+Error describe_sandbox_failure(const PreparedSandbox& prepared, const ChildReport& report) {
   auto stage = static_cast<ChildStage>(report.stage);
   if (stage == ChildStage::kMount && report.object >= 0 &&
-      static_cast<size_t>(report.object) < p.mounts.steps.size()) {
-    return Error{p.mounts.steps[report.object].description, "", report.err, {}};
+      static_cast<size_t>(report.object) < prepared.mounts.steps.size()) {
+    return Error{prepared.mounts.steps[report.object].description, "", report.err, {}};
   }
-  if (stage == ChildStage::kRlimit) {
-    return Error{
-        child_stage_name(stage), "resource " + std::to_string(report.object), report.err, {}};
+  switch (stage) {
+    case ChildStage::kRlimit:
+      return describe_child_failure(report, "resource " + std::to_string(report.object));
+    case ChildStage::kExec:
+      return describe_child_failure(report, prepared.spec.argv(0));
+    case ChildStage::kChdir:
+      return describe_child_failure(report, prepared.spec.working_dir());
+    default:
+      return describe_child_failure(report);
   }
-  if (stage == ChildStage::kExec)
-    return Error{child_stage_name(stage), p.spec.argv(0), report.err, {}};
-  if (stage == ChildStage::kChdir)
-    return Error{child_stage_name(stage), p.spec.working_dir(), report.err, {}};
-  return Error{child_stage_name(stage), "", report.err, {}};
 }
 
 }  // namespace
@@ -79,8 +83,8 @@ Result<std::shared_ptr<const PreparedSandbox>> prepare_sandbox(sandbox::SandboxS
   return prepare_sandbox(std::move(spec), cgroups && cgroups->enforces_memory());
 }
 
-Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& options) {
-  if (p.spec.argv().empty() && !options.entry) {
+Result<Sandbox> spawn_sandbox(const PreparedSandbox& prepared, const SpawnOptions& options) {
+  if (prepared.spec.argv().empty() && !options.entry) {
     return plain_error("spawn sandbox", "neither argv nor an entry function");
   }
   if (options.return_before_setup && options.setup_fd < 0) {
@@ -88,7 +92,7 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
   }
   CgroupLease cgroup;
   if (options.cgroups) {
-    auto lease = options.cgroups->acquire(p.cgroup_limits);
+    auto lease = options.cgroups->acquire(prepared.cgroup_limits);
     if (!lease) return std::unexpected(lease.error());
     cgroup = std::move(*lease);
   }
@@ -119,8 +123,10 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
   if (pid < 0) return os_error("clone", "sandbox namespaces");
   if (pid == 0) {
     parent_end.release();  // never close in the child through a destructor
+    // From here on the child reads only prepared.child, plain data.
     run_sandbox_child(
-        p, {.entry = options.entry, .entry_arg = options.entry_arg, .setup_fd = options.setup_fd},
+        prepared.child,
+        {.entry = options.entry, .entry_arg = options.entry_arg, .setup_fd = options.setup_fd},
         child_end.get(), handlers_cleared);
   }
   child_end.reset();
@@ -134,7 +140,7 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
     return std::unexpected(std::move(error));
   };
 
-  if (auto r = write_id_maps(static_cast<pid_t>(pid), p.id_maps); !r) {
+  if (auto r = write_id_maps(static_cast<pid_t>(pid), prepared.id_maps); !r) {
     Error error = r.error();
     if (error.err == EACCES && prctl(PR_GET_DUMPABLE) == 0) {
       // /proc/<pid>/uid_map of a non-dumpable process belongs to root, and the
@@ -156,15 +162,15 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& p, const SpawnOptions& opti
     // The child finishes its setup on its own and reports to the sandbox's
     // owner over the setup channel; its failures are no longer ours to see.
     return Sandbox(static_cast<pid_t>(pid), std::move(owned_pidfd), UniqueFd(), std::move(cgroup),
-                   started, p.spec.deadline_ms());
+                   started, prepared.spec.deadline_ms());
   }
   auto reports = read_child_reports(parent_end.get());
   if (!reports) return abort_child(reports.error());
-  if (reports->failed) return abort_child(describe_child_failure(p, reports->failure));
+  if (reports->failed) return abort_child(describe_sandbox_failure(prepared, reports->failure));
 
   return Sandbox(static_cast<pid_t>(pid), std::move(owned_pidfd),
                  std::move(reports->seccomp_listener), std::move(cgroup), started,
-                 p.spec.deadline_ms());
+                 prepared.spec.deadline_ms());
 }
 
 }  // namespace sprout

@@ -1,19 +1,12 @@
+// Child side: async-signal-safe (libcap calls that only make system calls,
+// a capability state on the stack).
 #include "sandbox/capabilities.h"
 
 #include <linux/securebits.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 
-#include <fstream>
-
 namespace sprout {
-
-int last_capability() {
-  std::ifstream in("/proc/sys/kernel/cap_last_cap");
-  int last = CAP_LAST_CAP;
-  in >> last;
-  return last;
-}
 
 int drop_all_capabilities(int last_cap) {
   // Bounding set first: it needs CAP_SETPCAP, which the final capset removes.

@@ -1,10 +1,9 @@
-// Dropping every capability for good. Child side, async-signal-safe.
+// Dropping every capability for good. Child side, async-signal-safe. The
+// highest capability number is read before the clone (last_capability() in
+// sandbox/prepared_sandbox.h).
 #pragma once
 
 namespace sprout {
-
-// Reads the highest capability number of this kernel. Parent side, before clone.
-int last_capability();
 
 // Drops the bounding set up to `last_cap`, clears the ambient set, locks the
 // securebits so that an exec (even of a setuid-root file, even as uid 0 in the

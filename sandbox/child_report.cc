@@ -1,8 +1,11 @@
+// Child side of the report channel: async-signal-safe, no allocation.
 #include "sandbox/child_report.h"
 
 #include <sys/socket.h>
 
 #include <cstring>
+
+#include "base/unique_fd.h"
 
 namespace sprout {
 
@@ -42,6 +45,10 @@ const char* child_stage_name(ChildStage stage) {
       return "send seccomp listener";
     case ChildStage::kExec:
       return "execve";
+    case ChildStage::kExecAgent:
+      return "exec sprout-agent";
+    case ChildStage::kDumpable:
+      return "set dumpable";
   }
   return "unknown stage";
 }
@@ -74,44 +81,6 @@ bool send_with_descriptor(int socket_fd, const void* data, size_t size, int fd) 
 bool send_seccomp_listener(int report_fd, int listener_fd) {
   ChildReport report{kReportSeccompListener, 0, 0, 0};
   return send_with_descriptor(report_fd, &report, sizeof report, listener_fd);
-}
-
-Result<ChildSetupResult> read_child_reports(int report_fd) {
-  ChildSetupResult result;
-  for (;;) {
-    ChildReport report{};
-    iovec iov{&report, sizeof report};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = retry_eintr([&] { return ::recvmsg(report_fd, &msg, MSG_CMSG_CLOEXEC); });
-    if (n < 0) return os_error("read child report");
-    if (n == 0) return result;  // EOF: the child reached user code or died
-    // The child is not trusted once user code could run; before that it is
-    // ours, but a short or odd message is still refused rather than guessed at.
-    if (n != static_cast<ssize_t>(sizeof report)) {
-      return plain_error("read child report", "short message of " + std::to_string(n) + " bytes");
-    }
-    int passed_fd = -1;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        memcpy(&passed_fd, CMSG_DATA(c), sizeof(int));
-      }
-    }
-    if (report.kind == kReportSeccompListener && passed_fd >= 0) {
-      result.seccomp_listener.reset(passed_fd);
-    } else if (report.kind == kReportFailure) {
-      if (passed_fd >= 0) ::close(passed_fd);
-      result.failed = true;
-      result.failure = report;
-    } else {
-      if (passed_fd >= 0) ::close(passed_fd);
-      return plain_error("read child report", "unknown report kind " + std::to_string(report.kind));
-    }
-  }
 }
 
 }  // namespace sprout

@@ -1,29 +1,32 @@
-// The channel between a freshly cloned sandbox and its spawner, before user
-// code runs. A SOCK_SEQPACKET socketpair, close-on-exec on the child side:
+// The report channel between a freshly cloned (or forked) child and its
+// parent, before user code or exec. For a sandbox, a SOCK_SEQPACKET
+// socketpair, close-on-exec on the child side:
 //   parent -> child: one "go" byte once id maps and cgroup are in place;
 //   child -> parent: a ChildReport on failure ({stage, errno, object}), or the
 //                    seccomp listener descriptor (SCM_RIGHTS); then EOF, which
 //                    means the child reached user code (exec or entry).
-// The child-side functions are async-signal-safe; the parent side is not.
+// The runtime zygote's exec (snapshot/runtime_zygote.cc) reports on the same
+// kind of channel with the same records. The parent side, which turns a
+// report into an error, is sandbox/child_report_reader.h.
+//
+// Child side: async-signal-safe, plain data only.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <string>
-
-#include "base/errors.h"
-#include "base/unique_fd.h"
 
 namespace sprout {
 
-// Every setup step the child performs, in order. The stage names the step in
-// the error the parent builds ("pivot_root", "mount tmpfs on /tmp", ...).
+// Every setup step a child performs. The stage names the step in the error
+// the parent builds ("pivot_root", "mount tmpfs on /tmp", ...). Numbers are
+// stable: new stages go at the end.
 enum class ChildStage : uint32_t {
   kWaitForParent = 1,
   kSetGroups,
   kSetGid,
   kSetUid,
   kUnshareCgroupNamespace,
-  kMount,  // object: index of the step in the MountPlan
+  kMount,  // object: index of the step in the mount plan
   kHostname,
   kLoopback,
   kDescriptors,
@@ -35,6 +38,10 @@ enum class ChildStage : uint32_t {
   kSeccomp,
   kSendSeccompListener,
   kExec,
+  // The runtime zygote's exec of sprout-agent (snapshot/runtime_zygote.cc).
+  kExecAgent,
+  // The function snapshot's own setup (agent/snapshot_role.cc).
+  kDumpable,
 };
 
 const char* child_stage_name(ChildStage stage);
@@ -53,13 +60,5 @@ void report_child_failure(int report_fd, ChildStage stage, int err, int object =
 bool send_seccomp_listener(int report_fd, int listener_fd);
 // Sends `size` bytes with `fd` attached (SCM_RIGHTS) unless it is negative.
 bool send_with_descriptor(int socket_fd, const void* data, size_t size, int fd);
-
-// Parent side: what the child said before reaching user code.
-struct ChildSetupResult {
-  bool failed = false;
-  ChildReport failure{};
-  UniqueFd seccomp_listener;
-};
-Result<ChildSetupResult> read_child_reports(int report_fd);
 
 }  // namespace sprout

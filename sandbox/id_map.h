@@ -1,4 +1,6 @@
-// User-namespace id maps, written by the spawner for its child.
+// User-namespace id maps, written by the spawner for its child. Parent side
+// only (planned with the preparation, written by host/spawn.cc after the
+// clone); the child reads nothing of it but SandboxChildPlan::clear_groups.
 //
 // The sandbox's root (uid 0, gid 0 inside) maps to exactly one unprivileged
 // host id. A root spawner chooses that id (default 65534); an unprivileged

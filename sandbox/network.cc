@@ -1,3 +1,4 @@
+// Child side: async-signal-safe.
 #include "sandbox/network.h"
 
 #include <errno.h>

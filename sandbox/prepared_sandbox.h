@@ -1,7 +1,14 @@
 // PreparedSandbox: everything a sandbox's child needs, computed once per spec
-// in the parent by prepare_sandbox() and reused for every spawn: the mount
-// plan, the id maps, the rlimits, argv/envp arrays, the descriptor map and the
-// compiled seccomp programs. The child (sandbox_child.h) reads it only.
+// in the parent by prepare_sandbox() and reused for every spawn.
+//
+// Two sides, kept apart:
+//  - parent side (may allocate, read before the clone or after the child
+//    reported): the spec with defaults applied, the owning mount plan, the id
+//    maps (written by the spawner), the cgroup limits, the strings the child
+//    plan points into;
+//  - child side: `child`, a SandboxChildPlan (sandbox/sandbox_child.h) of
+//    plain data only, filled here before the clone. The child reads nothing
+//    else: no protobuf getter, no std::string, no std::vector after the clone.
 #pragma once
 
 #include <memory>
@@ -9,30 +16,36 @@
 #include <vector>
 
 #include "base/errors.h"
-#include "sandbox/capabilities.h"
 #include "sandbox/cgroup_limits.h"
+#include "sandbox/descriptors.h"
 #include "sandbox/id_map.h"
-#include "sandbox/mounts.h"
+#include "sandbox/mount_plan.h"
 #include "sandbox/proto/sandbox_spec.pb.h"
-#include "sandbox/rlimits.h"
-#include "sandbox/seccomp_policy.h"
+#include "sandbox/sandbox_child.h"
 
 namespace sprout {
 
 struct PreparedSandbox {
+  PreparedSandbox() = default;
+  // The child plan points into this object: it never moves or copies.
+  PreparedSandbox(const PreparedSandbox&) = delete;
+  PreparedSandbox& operator=(const PreparedSandbox&) = delete;
+
+  // ---- parent side ----
   sandbox::SandboxSpec spec;  // with defaults applied
   MountPlan mounts;
   IdMaps id_maps;
-  RlimitPlan rlimits;
   CgroupLimits cgroup_limits;
-  int last_cap = 0;
-  const SeccompProgram* seccomp_notify = nullptr;  // preferred
-  const SeccompProgram* seccomp_kill = nullptr;    // where a listener is refused
-  // NUL-terminated arrays for execve, pointing into the spec's strings.
-  std::vector<char*> argv;
-  std::vector<char*> envp;
-  std::vector<std::pair<int, int>> fds;  // {parent fd, child fd}
-  int highest_child_fd = 2;
+
+  // ---- storage of the child plan: filled once, never changed after ----
+  std::vector<MountStep> mount_steps;                  // views into `mounts`
+  std::vector<std::unique_ptr<char[]>> owned_strings;  // hostname, working dir, argv, env
+  std::vector<char*> argv;                             // NUL-terminated
+  std::vector<char*> envp;                             // NUL-terminated
+  std::vector<DescriptorMove> descriptor_moves;        // {spawner's fd, sandbox's fd}
+
+  // ---- child side: plain data, pointing into the storage above ----
+  SandboxChildPlan child;
 };
 
 // Validates the spec and computes everything spawn needs. Without a memory
@@ -40,8 +53,9 @@ struct PreparedSandbox {
 // limit. Parent side, may allocate.
 Result<std::shared_ptr<const PreparedSandbox>> prepare_sandbox(sandbox::SandboxSpec spec,
                                                                bool memory_fenced_by_cgroup);
-// In-process user code for snapshot sandboxes: runs after seccomp, in the
-// child, instead of execve. Its return value is the exit status.
-using SandboxEntry = int (*)(void* arg);
+
+// The highest capability number of this kernel (/proc/sys/kernel/cap_last_cap),
+// for drop_all_capabilities(). Parent side, before the clone.
+int last_capability();
 
 }  // namespace sprout

@@ -18,4 +18,11 @@ void apply_spec_defaults(sandbox::SandboxSpec& spec) {
   if (spec.max_open_files() == 0) spec.set_max_open_files(kDefaultMaxOpenFiles);
 }
 
+CgroupLimits cgroup_limits_of(const sandbox::SandboxSpec& spec) {
+  sandbox::SandboxSpec with_defaults = spec;
+  apply_spec_defaults(with_defaults);
+  return CgroupLimits{with_defaults.memory_limit_bytes(), with_defaults.pids_limit(),
+                      with_defaults.cpu_millicores()};
+}
+
 }  // namespace sprout

@@ -10,6 +10,7 @@ packages=(
   python3.11 libpython3.11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps
+  clang-tidy
   bubblewrap runc crun criu python3-pil
 )
 

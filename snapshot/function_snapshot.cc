@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "agent/sandbox_entry.h"
 #include "protocol/message_channel.h"
+#include "sandbox/spec_defaults.h"
 
 namespace sprout {
 namespace {
@@ -74,8 +75,9 @@ FunctionSnapshot::FunctionSnapshot(FunctionDefinition definition, pid_t pid, Uni
   identity_.set_memory_limit_mb(
       static_cast<uint32_t>(definition_.sandbox.memory_limit_bytes() >> 20));
   identity_.set_timeout_ms(definition_.timeout_ms);
-  limits_ = CgroupLimits{definition_.sandbox.memory_limit_bytes(), definition_.sandbox.pids_limit(),
-                         definition_.sandbox.cpu_millicores()};
+  // Defaults applied: a zero pids or cpu field would leave the leaf without
+  // that limit.
+  limits_ = cgroup_limits_of(definition_.sandbox);
 }
 
 FunctionSnapshot::~FunctionSnapshot() {
@@ -181,7 +183,8 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox(uint32_t deadline_ms) {
         Error late{"fork sandbox", snapshot_name, ETIMEDOUT,
                    "did not fork within " + std::to_string(deadline_ms) +
                        " ms (a blocking before-fork hook?); it was killed and is rebuilt on the "
-                       "next call"};
+                       "next call",
+                   ErrorCode::kTimeout};
         return std::unexpected(std::move(late));
       }
       return plain_error("fork sandbox", snapshot_name + " " + process_.end_description());
@@ -257,7 +260,7 @@ Result<InvocationResult> FunctionSnapshot::invoke(const InvocationRequest& reque
   const uint32_t timeout_ms = request.timeout_ms ? request.timeout_ms : definition_.timeout_ms;
   if (!ready) {
     auto forked = fork_sandbox(std::min(definition_.fork_timeout_ms, timeout_ms));
-    if (!forked && forked.error().err == ETIMEDOUT) {
+    if (!forked && forked.error().code == ErrorCode::kTimeout) {
       // The function's own code (a before-fork hook) held the fork past the
       // deadline: the invocation timed out, the snapshot is gone.
       InvocationResult late;

@@ -27,6 +27,7 @@
 #include "base/errors.h"
 #include "sandbox/proto/sandbox_spec.pb.h"
 #include "host/sandbox_process.h"
+#include "protocol/limits.h"
 #include "snapshot/child_process.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/invocation_result.h"
@@ -52,7 +53,7 @@ struct FunctionDefinition {
   uint32_t fork_timeout_ms = 2000;
   int init_timeout_ms = 10000;  // Lambda's init limit
   size_t max_log_bytes = 64 * 1024;
-  size_t max_result_bytes = 6 * 1024 * 1024;
+  size_t max_result_bytes = limits::kMaxResultBytes;
 };
 
 struct InvocationRequest {

@@ -1,7 +1,6 @@
 // One invocation on a ready sandbox: send the request, collect the reply and
 // the logs, enforce the deadline and the fatal seccomp rules, reap, and
 // classify. Everything the sandbox sends is bounded and validated.
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
@@ -10,7 +9,11 @@
 
 #include <chrono>
 #include <optional>
+#include <string_view>
 
+#include "protocol/frame.h"
+#include "protocol/frame_reader.h"
+#include "protocol/limits.h"
 #include "protocol/setup_record.h"
 #include "snapshot/function_snapshot.h"
 #include "snapshot/log_tail.h"
@@ -21,11 +24,12 @@ namespace {
 
 // Reads what the sandbox sends on its invocation channel, incrementally,
 // from a non-blocking socket: first its setup record ('R', 'L' with the
-// seccomp listener, or 'F' with the failed step), then its reply frame.
+// seccomp listener, or 'F' with the failed step: protocol/setup_record.h),
+// then its reply frame (protocol/frame_reader.h), and nothing after it.
 // Bounded and validated: the sandbox is not trusted.
 class ChannelReader {
  public:
-  explicit ChannelReader(size_t max_bytes) : max_bytes_(max_bytes) {}
+  explicit ChannelReader(size_t max_reply_bytes) : frames_(max_reply_bytes) {}
 
   // False once the reply is complete, malformed, or the channel closed.
   bool want_more() const { return !done_; }
@@ -56,8 +60,7 @@ class ChannelReader {
         done_ = true;
         return;
       }
-      data_.append(buffer, n);
-      if (!parse()) return;
+      if (!take(std::string_view(buffer, static_cast<size_t>(n)))) return;
     }
   }
 
@@ -79,17 +82,21 @@ class ChannelReader {
   }
 
   // False when nothing more is to be read.
-  bool parse() {
+  bool take(std::string_view bytes) {
     if (!setup_done_) {
-      const setup_record::Parsed record = setup_record::parse(data_.data(), data_.size());
+      setup_bytes_.append(bytes);
+      const setup_record::Parsed record =
+          setup_record::parse(setup_bytes_.data(), setup_bytes_.size());
       switch (record.state) {
         case setup_record::Parsed::State::kIncomplete:
           return true;
         case setup_record::Parsed::State::kReady:
         case setup_record::Parsed::State::kReadyWithListener:
-          data_.erase(0, record.consumed);
           setup_done_ = true;
-          break;
+          // What followed the record is the start of the reply.
+          frames_.feed(std::string_view(setup_bytes_).substr(record.consumed));
+          setup_bytes_.clear();
+          return check_reply();
         case setup_record::Parsed::State::kFailed:
           setup_failure_ = "sandbox setup failed: " + record.failure;
           done_ = true;
@@ -100,21 +107,18 @@ class ChannelReader {
           return false;
       }
     }
-    if (data_.size() >= 4 && !length_) {
-      uint32_t be;
-      memcpy(&be, data_.data(), 4);
-      length_ = ntohl(be);
-      if (*length_ > max_bytes_) {
-        problem_ = "reply of " + std::to_string(*length_) + " bytes over the limit of " +
-                   std::to_string(max_bytes_);
-        done_ = true;
-        return false;
-      }
-    }
-    if (length_ && data_.size() >= 4 + *length_) {
+    frames_.feed(bytes);
+    return check_reply();
+  }
+
+  // False once the reply is complete or refused.
+  bool check_reply() {
+    if (std::optional<std::string> body = frames_.next_frame()) {
       agent::InvokeReply reply;
-      if (data_.size() != 4 + *length_ ||
-          !reply.ParseFromArray(data_.data() + 4, static_cast<int>(*length_)) ||
+      // One reply and nothing after it.
+      const bool alone =
+          frames_.complete_frames() == 0 && frames_.partial_bytes() == 0 && !frames_.refused();
+      if (!alone || !reply.ParseFromString(*body) ||
           reply.kind() == agent::InvokeReply::KIND_UNSPECIFIED) {
         problem_ = "malformed reply";
       } else {
@@ -123,15 +127,20 @@ class ChannelReader {
       done_ = true;
       return false;
     }
+    if (const auto& refused = frames_.refused()) {
+      problem_ = "reply of " + std::to_string(refused->announced_bytes) +
+                 " bytes over the limit of " + std::to_string(refused->limit_bytes);
+      done_ = true;
+      return false;
+    }
     return true;
   }
 
-  size_t max_bytes_;
-  std::string data_;
+  std::string setup_bytes_;  // until the setup record is complete
   bool setup_done_ = false;
   std::string setup_failure_;
   UniqueFd listener_;
-  std::optional<uint32_t> length_;
+  FrameReader frames_;
   std::optional<agent::InvokeReply> reply_;
   std::string problem_;
   bool done_ = false;
@@ -231,16 +240,16 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
   fcntl(ready.logs.get(), F_SETFL, O_NONBLOCK);
   sandbox.restart_clock(timeout_ms);
 
-  std::string out;
-  {
-    std::string body;
-    request.SerializeToString(&body);
-    uint32_t be = htonl(static_cast<uint32_t>(body.size()));
-    out.assign(reinterpret_cast<const char*>(&be), 4);
-    out += body;
+  Result<std::string> encoded = encode_frame(request);
+  if (!encoded) {
+    result.status = InvocationStatus::kInternal;
+    result.detail = "request not sent: " + encoded.error().message();
+    SandboxReaper::instance().adopt(std::move(sandbox));
+    return result;
   }
+  const std::string out = std::move(*encoded);
   size_t sent = 0;
-  ChannelReader reader(definition.max_result_bytes + 64 * 1024);
+  ChannelReader reader(definition.max_result_bytes + limits::kFrameEnvelopeBytes);
   LogTail logs(definition.max_log_bytes);
   bool logs_open = true;
   std::optional<Result<Outcome>> outcome;

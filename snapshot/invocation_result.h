@@ -12,7 +12,6 @@ namespace sprout {
 enum class InvocationStatus {
   kOk,
   kFunctionError,     // the handler raised / returned an error
-  kInitError,         // the function's init failed (load)
   kTimeout,           // killed at its deadline
   kOutOfMemory,       // killed by its cgroup's OOM killer
   kSeccompViolation,  // a fatal seccomp rule; detail names the syscall
@@ -20,13 +19,8 @@ enum class InvocationStatus {
   kInternal,          // sprout's own failure (fork refused, channel broken)
 };
 
-// "OK", "FUNCTION_ERROR", ... as on the wire.
-const char* invocation_status_name(InvocationStatus status);
-
 struct InvocationMetrics {
-  uint64_t queue_us = 0;  // waiting for a concurrency slot (set by the scheduler)
   uint64_t fork_us = 0;   // getting a ready sandbox: fork, or 0 when pre-forked
-  uint64_t init_us = 0;   // function init on the critical path (0: done in the snapshot)
   uint64_t run_us = 0;    // request delivered to answer received, on sproutd's clock
   uint64_t total_us = 0;  // from invoke() to the result
   uint64_t cpu_time_us = 0;

@@ -13,7 +13,6 @@ class LogTail {
   explicit LogTail(size_t limit) : limit_(limit) {}
   void append(std::string_view data);
   bool truncated() const { return dropped_ > 0; }
-  size_t dropped_bytes() const { return dropped_; }
   // The tail, led by "[sprout: N bytes of earlier output dropped]\n" when cut.
   std::string text() const;
 

@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,15 +12,19 @@
 #include <chrono>
 
 #include "protocol/message_channel.h"
+#include "sandbox/spec_defaults.h"
+#include "sandbox/child_report_reader.h"
+#include "sandbox/exec_child.h"
 #include "snapshot/log_tail.h"
 
 namespace sprout {
 namespace {
 
 constexpr int kAgentControlFd = 3;
+// Where the agent's executable waits for execveat (close-on-exec).
+constexpr int kAgentExecFd = 5;
 // The snapshot's ids inside its own user namespace (see agent/snapshot_role.cc).
 constexpr uid_t kSnapshotInsideId = 1000;
-constexpr int kAgentErrorFd = 4;
 
 int remaining_ms(std::chrono::steady_clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -53,51 +56,6 @@ void drain(int fd, LogTail* tail) {
   char buffer[4096];
   ssize_t n;
   while ((n = read(fd, buffer, sizeof buffer)) > 0) tail->append(std::string_view(buffer, n));
-}
-
-// Between fork and exec in a possibly multithreaded supervisor: only
-// async-signal-safe calls. Reports a failure as an errno on `error_fd`.
-[[noreturn]] void exec_agent(int agent_fd, int control_fd, int error_fd, uid_t uid, gid_t gid,
-                             bool switch_ids, char* const* argv, char* const* envp) {
-  // Die with sproutd even if something below blocks.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  auto fail = [error_fd]() {
-    int err = errno;
-    [[maybe_unused]] auto n = write(error_fd, &err, sizeof err);
-    _exit(127);
-  };
-  // Move the three descriptors above every number they might collide with,
-  // then to their places; everything else is closed.
-  int agent = fcntl(agent_fd, F_DUPFD_CLOEXEC, 10);
-  int control = fcntl(control_fd, F_DUPFD_CLOEXEC, 10);
-  int error = fcntl(error_fd, F_DUPFD_CLOEXEC, 10);
-  if (agent < 0 || control < 0 || error < 0) fail();
-  if (dup3(control, kAgentControlFd, 0) < 0 || dup3(error, kAgentErrorFd, O_CLOEXEC) < 0) fail();
-  error_fd = kAgentErrorFd;
-  int agent_high = fcntl(agent, F_DUPFD_CLOEXEC, 5);
-  if (agent_high < 0) fail();
-  int null_fd = open("/dev/null", O_RDONLY);
-  if (null_fd < 0 || dup3(null_fd, STDIN_FILENO, 0) < 0) fail();
-  for (int fd = 5; fd < 1024; ++fd) {
-    if (fd != agent_high) close(fd);
-  }
-  syscall(SYS_close_range, 1024, ~0U, 0);
-  // Raw system calls: glibc's setgroups/setresuid broadcast the change to
-  // every thread it believes exists (setxid), and after a raw clone3 of a
-  // multithreaded parent those threads are not here: the call would hang.
-  if (switch_ids) {
-    if (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setresgid, gid, gid, gid) != 0 ||
-        syscall(SYS_setresuid, uid, uid, uid) != 0) {
-      fail();
-    }
-  }
-  // After the uid change, which would clear it.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail();
-  // By descriptor: the agent's directory need not be searchable by `uid`.
-  syscall(SYS_execveat, agent_high, "", argv, envp, AT_EMPTY_PATH);
-  fail();
-  _exit(127);  // not reached: fail() exits
 }
 
 Result<UniqueFd> sealed_memfd(const std::string& bytes) {
@@ -161,13 +119,38 @@ Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(ZygoteOptions option
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
     return os_error("socketpair", "zygote control");
   UniqueFd control(pair[0]), agent_end(pair[1]);
-  int error_pipe[2];
-  if (pipe2(error_pipe, O_CLOEXEC) != 0) return os_error("pipe", "zygote exec report");
-  UniqueFd error_read(error_pipe[0]), error_write(error_pipe[1]);
+  // The child's report channel (sandbox/child_report.h): a {stage, errno}
+  // record if it fails before exec, EOF once exec closed its end.
+  int report_pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report_pair) != 0)
+    return os_error("socketpair", "zygote exec report");
+  UniqueFd report_read(report_pair[0]), report_write(report_pair[1]);
+
+  // The child's whole plan, as plain data, before the clone: the agent
+  // gets /dev/null on 0, sproutd's stdout and stderr (where open), its
+  // control socket on 3 and nothing else.
+  const DescriptorMove moves[] = {
+      {.from = STDOUT_FILENO, .to = STDOUT_FILENO, .if_open = true},
+      {.from = STDERR_FILENO, .to = STDERR_FILENO, .if_open = true},
+      {.from = agent_end.get(), .to = kAgentControlFd},
+      {.from = agent.get(), .to = kAgentExecFd, .close_on_exec = true},
+  };
+  const ExecChildPlan exec_plan{.die_with_parent = true,
+                                .descriptor_moves = moves,
+                                .descriptor_move_count = std::size(moves),
+                                .switch_ids = root,
+                                .uid = uid,
+                                .gid = gid,
+                                .no_new_privs = true,
+                                .exec_fd = kAgentExecFd,
+                                .path = options.agent_path.c_str(),
+                                .argv = argv.data(),
+                                .envp = envp,
+                                .exec_stage = ChildStage::kExecAgent};
 
   int pidfd = -1;
   // clone3 as a plain fork with a pidfd; the child only calls
-  // async-signal-safe functions before exec.
+  // async-signal-safe functions before exec (sandbox/exec_child.h).
   struct {
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
   } args_clone{};
@@ -176,18 +159,18 @@ Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(ZygoteOptions option
   args_clone.exit_signal = SIGCHLD;
   long pid = syscall(SYS_clone3, &args_clone, sizeof args_clone);
   if (pid < 0) return os_error("clone3", "zygote");
-  if (pid == 0)
-    exec_agent(agent.get(), agent_end.get(), error_write.get(), uid, gid, root, argv.data(), envp);
+  if (pid == 0) run_exec_child(exec_plan, report_write.get());
   UniqueFd owned_pidfd(pidfd);
   agent_end.reset();
-  error_write.reset();
+  report_write.reset();
 
-  std::unique_ptr<RuntimeZygote> zygote(new RuntimeZygote(
-      std::move(options), uid, static_cast<pid_t>(pid), std::move(owned_pidfd), std::move(control)));
-  int exec_errno = 0;
-  if (read(error_read.get(), &exec_errno, sizeof exec_errno) == sizeof exec_errno) {
-    return os_error("exec sprout-agent", zygote->options_.agent_path, exec_errno);
-  }
+  std::unique_ptr<RuntimeZygote> zygote(
+      new RuntimeZygote(std::move(options), uid, static_cast<pid_t>(pid), std::move(owned_pidfd),
+                        std::move(control)));
+  auto report = read_child_reports(report_read.get());
+  if (!report) return std::unexpected(report.error());
+  if (report->failed)
+    return std::unexpected(describe_child_failure(report->failure, zygote->options_.agent_path));
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(zygote->options_.ready_timeout_ms);
   if (!wait_readable(zygote->control_.get(), zygote->process_.pidfd(), -1, nullptr, deadline)) {
@@ -293,8 +276,7 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
 
   // The function's own cgroup leaf, before its snapshot exists, so that a
   // machine out of cgroups fails the load before anything is forked.
-  const CgroupLimits limits{definition.sandbox.memory_limit_bytes(),
-                            definition.sandbox.pids_limit(), definition.sandbox.cpu_millicores()};
+  const CgroupLimits limits = cgroup_limits_of(definition.sandbox);
   CgroupLease own_cgroup;
   if (cgroups) {
     auto acquired = cgroups->acquire(limits);

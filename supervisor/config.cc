@@ -124,7 +124,8 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
   };
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") return plain_error("usage", usage_text());
+    if (flag == "--help" || flag == "-h")
+      return plain_error(ErrorCode::kUsage, "usage", usage_text());
     if (i + 1 >= argc) return plain_error("parse flags", flag + " needs a value\n" + usage_text());
     const char* value = argv[++i];
     if (flag == "--socket") {

@@ -1,49 +1,13 @@
 #include "supervisor/function_manager.h"
 
 #include "base/log.h"
+#include "supervisor/api_translation.h"
 #include "supervisor/validation.h"
 
 namespace sprout::supervisor {
 namespace {
 
 constexpr const char* kVersionString = "sprout 0.1.0";
-
-api::Response error_response(api::Status status, std::string message) {
-  api::Response response;
-  response.set_status(status);
-  response.set_error(std::move(message));
-  return response;
-}
-
-api::Status api_status(InvocationStatus status) {
-  switch (status) {
-    case InvocationStatus::kOk:
-      return api::OK;
-    case InvocationStatus::kFunctionError:
-      return api::FUNCTION_ERROR;
-    case InvocationStatus::kInitError:
-      return api::INIT_ERROR;
-    case InvocationStatus::kTimeout:
-      return api::TIMEOUT;
-    case InvocationStatus::kOutOfMemory:
-      return api::OUT_OF_MEMORY;
-    case InvocationStatus::kSeccompViolation:
-      return api::SECCOMP_VIOLATION;
-    case InvocationStatus::kCrashed:
-      return api::CRASHED;
-    case InvocationStatus::kInternal:
-      return api::INTERNAL;
-  }
-  return api::INTERNAL;
-}
-
-void fill_init_error(api::DeployResponse* deploy, const agent::InitResult& init,
-                     const std::string& logs) {
-  deploy->set_error_type(init.error_type());
-  deploy->set_error_message(init.error_message());
-  for (const auto& line : init.stack_trace()) deploy->add_stack_trace(line);
-  deploy->set_init_logs(logs);
-}
 
 }  // namespace
 
@@ -149,14 +113,9 @@ api::Response FunctionManager::deploy(api::DeployRequest request) {
   auto loaded = version->load(zygotes_, cgroups_);
   if (!loaded)
     return error_response(api::INTERNAL, "deploy " + spec.name() + ": " + loaded.error().message());
-  api::Response response;
   if (!loaded->init.ok()) {
     // Nothing is stored: the previous version, if any, stays current.
-    response.set_status(api::INIT_ERROR);
-    response.set_error(loaded->init.error_type() + ": " + loaded->init.error_message());
-    fill_init_error(response.mutable_deploy(), loaded->init, loaded->init_logs);
-    *response.mutable_deploy()->mutable_function() = version->info();
-    return response;
+    return init_error_response(loaded->init, loaded->init_logs, version->info());
   }
   if (auto saved = registry_.save(version->info(), code); !saved) {
     return error_response(api::INTERNAL, "store " + spec.name() + ": " + saved.error().message());
@@ -176,6 +135,7 @@ api::Response FunctionManager::deploy(api::DeployRequest request) {
   log_line(LogLevel::kInfo,
            "deployed " + version->label() + " (" + api::Runtime_Name(spec.runtime()) + ", tenant " +
                version->info().tenant() + ", " + std::to_string(code.size()) + " bytes)");
+  api::Response response;
   response.set_status(api::OK);
   *response.mutable_deploy()->mutable_function() = version->describe();
   response.mutable_deploy()->set_init_logs(loaded->init_logs);
@@ -231,14 +191,7 @@ api::Response FunctionManager::invoke(const api::InvokeRequest& request, int can
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto snapshot = version->live_snapshot(zygotes_, cgroups_);
     if (!snapshot) {
-      bool init = snapshot.error().step == "init";
-      invoke->set_status(init ? api::INIT_ERROR : api::INTERNAL);
-      invoke->set_detail(snapshot.error().message());
-      if (init) {
-        const agent::InitResult failure = version->init_failure();
-        invoke->set_error_type(failure.error_type());
-        invoke->set_error_message(failure.error_message());
-      }
+      fill_snapshot_failure(snapshot.error(), version->init_failure(), invoke);
       break;
     }
     result = (*snapshot)->invoke(
@@ -248,36 +201,16 @@ api::Response FunctionManager::invoke(const api::InvokeRequest& request, int can
     if (result || (*snapshot)->alive()) break;
   }
   if (result) {
-    invoke->set_status(api_status(result->status));
-    invoke->set_request_id(result->request_id);
-    invoke->set_detail(result->detail);
-    invoke->set_result(std::move(result->result));
-    invoke->set_error_type(result->error_type);
-    invoke->set_error_message(result->error_message);
-    for (auto& line : result->stack_trace) invoke->add_stack_trace(std::move(line));
-    invoke->set_logs(std::move(result->logs));
-    invoke->set_logs_truncated(result->logs_truncated);
-    auto* metrics = invoke->mutable_metrics();
-    metrics->set_fork_us(result->metrics.fork_us);
-    metrics->set_init_us(result->metrics.init_us);
-    metrics->set_run_us(result->metrics.run_us);
-    metrics->set_cpu_time_us(result->metrics.cpu_time_us);
-    metrics->set_peak_memory_bytes(result->metrics.peak_memory_bytes);
-    metrics->set_preforked(result->metrics.preforked);
-    metrics->set_prerequest_cpu_us(result->metrics.prerequest_cpu_us);
-    metrics->set_billed_ms(
-        billed_milliseconds(result->metrics.run_us, result->metrics.prerequest_cpu_us));
-  } else if (invoke->status() == api::STATUS_UNSPECIFIED) {
-    invoke->set_status(api::INTERNAL);
-    invoke->set_detail(result.error().message());
+    fill_invoke_response(std::move(*result), invoke);
+  } else {
+    fill_invoke_failure(result.error(), invoke);
   }
   auto* metrics = invoke->mutable_metrics();
   metrics->set_queue_us(waited.count());
   metrics->set_total_us(std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - received)
                             .count());
-  response.set_status(invoke->status());
-  if (invoke->status() != api::OK) response.set_error(invoke->detail());
+  finish_invoke_response(&response);
   version->stats->record(invoke->status(), *metrics, spec.memory_mb());
   return response;
 }
@@ -289,13 +222,7 @@ api::Response FunctionManager::submit(const api::InvokeRequest& request, ThreadP
   AsyncResults::Pending pending = async_.start();
   const auto received = std::chrono::steady_clock::now();
   workers.post([this, request, pending, received] {
-    api::Response response = invoke(request, -1, received);
-    api::InvokeResponse result = response.has_invoke() ? response.invoke() : api::InvokeResponse();
-    if (!response.has_invoke()) {
-      result.set_status(response.status());
-      result.set_detail(response.error());
-    }
-    pending.finish(std::move(result));
+    pending.finish(stored_result(invoke(request, -1, received)));
   });
   api::Response response;
   response.set_status(api::OK);
@@ -343,8 +270,8 @@ api::Response FunctionManager::remove(const std::string& name) {
     functions_.erase(it);
     stats_.erase(name);
   }
-  if (auto r = registry_.remove(name); !r)
-    return error_response(api::INTERNAL, r.error().message());
+  if (auto removed_files = registry_.remove(name); !removed_files)
+    return error_response(api::INTERNAL, removed_files.error().message());
   // The snapshot ends here, unless invocations still hold it: then with the
   // last of them. Its tenant's zygote stops now if nothing else needs it
   // (else on a later maintenance pass).

@@ -26,6 +26,7 @@
 
 #include "api/proto/sprout_api.pb.h"
 #include "host/cgroup_pool.h"
+#include "protocol/limits.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/runtime_zygote.h"
 #include "supervisor/async_results.h"
@@ -40,7 +41,7 @@
 
 namespace sprout::supervisor {
 
-inline constexpr size_t kMaxPayloadBytes = 6 * 1024 * 1024;
+inline constexpr size_t kMaxPayloadBytes = limits::kMaxPayloadBytes;
 
 class FunctionManager {
  public:

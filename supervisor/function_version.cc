@@ -113,7 +113,8 @@ Result<std::shared_ptr<FunctionSnapshot>> FunctionVersion::live_snapshot(ZygoteT
     // Another invocation may have loaded it while we waited.
     if (snapshot_ && snapshot_->alive()) return snapshot_;
     if (!init_failure_.error_type().empty() && steady_now_ms() - init_failed_ms_ < kInitRetryMs)
-      return plain_error("init", init_failure_.error_type() + ": " + init_failure_.error_message());
+      return plain_error(ErrorCode::kInitFailed, "init",
+                         init_failure_.error_type() + ": " + init_failure_.error_message());
     if (snapshot_) {
       log_line(LogLevel::kWarning, "function snapshot " + label_ + " " +
                                        snapshot_->end_description() + "; rebuilding it");
@@ -128,7 +129,8 @@ Result<std::shared_ptr<FunctionSnapshot>> FunctionVersion::live_snapshot(ZygoteT
     log_line(LogLevel::kWarning, "reloading " + label_ +
                                      ": init failed: " + loaded->init.error_type() + ": " +
                                      loaded->init.error_message());
-    return plain_error("init", loaded->init.error_type() + ": " + loaded->init.error_message());
+    return plain_error(ErrorCode::kInitFailed, "init",
+                       loaded->init.error_type() + ": " + loaded->init.error_message());
   }
   std::lock_guard lock(snapshot_mutex_);
   return snapshot_;

@@ -18,8 +18,8 @@
 #include <string>
 
 #include "api/proto/sprout_api.pb.h"
-#include "host/cgroup_pool.h"
 #include "base/errors.h"
+#include "host/cgroup_pool.h"
 #include "snapshot/function_snapshot.h"
 #include "snapshot/runtime_zygote.h"
 #include "supervisor/function_stats.h"
@@ -50,7 +50,7 @@ class FunctionVersion {
   Result<LoadOutcome> load(ZygoteTable& zygotes, CgroupPool* cgroups);
 
   // The snapshot, loaded first if there is none or it ended. Errors with
-  // step "init" are the function's init failing (see init_failure()); a
+  // code kInitFailed are the function's init failing (see init_failure()); a
   // failed init is tried again only after a pause (kInitRetryMs).
   Result<std::shared_ptr<FunctionSnapshot>> live_snapshot(ZygoteTable& zygotes,
                                                           CgroupPool* cgroups);

@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <optional>
 
-#include "host/cgroup_pool.h"
 #include "base/log.h"
+#include "host/cgroup_pool.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/sandbox_reaper.h"
 #include "supervisor/config.h"
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   using namespace sprout;
   auto config = supervisor::load_config(argc, argv);
   if (!config) {
-    bool help = config.error().step == "usage";
+    const bool help = config.error().code == ErrorCode::kUsage;
     std::fprintf(help ? stdout : stderr, "%s%s",
                  help ? "" : "sproutd: ", config.error().message().c_str());
     if (!help) std::fprintf(stderr, "\n");
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
              "not root: zygotes and snapshots run as sproutd's own uid, not host ids of their own");
   }
   // A client that vanishes must not kill the daemon with SIGPIPE.
-  signal(SIGPIPE, SIG_IGN);
+  static_cast<void>(signal(SIGPIPE, SIG_IGN));  // cannot fail for SIGPIPE
 
   auto pool = CgroupPool::create({.prefix = "sproutd", .prewarm = 8, .max_idle = 256});
   if (!pool) {

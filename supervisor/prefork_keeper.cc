@@ -68,8 +68,8 @@ void PreforkKeeper::tend(const std::shared_ptr<Pool>& pool,
   }
 }
 
-void PreforkKeeper::refill(std::shared_ptr<Pool> pool,
-                           std::weak_ptr<FunctionSnapshot> weak_snapshot) {
+void PreforkKeeper::refill(const std::shared_ptr<Pool>& pool,
+                           const std::weak_ptr<FunctionSnapshot>& weak_snapshot) {
   bool again = false;
   {
     std::shared_ptr<FunctionSnapshot> snapshot = weak_snapshot.lock();

@@ -71,7 +71,8 @@ class PreforkKeeper {
   // Forks one sandbox, then queues itself again while the pool is short.
   // Holds the snapshot weakly while queued: a function removed or evicted
   // meanwhile drops its snapshot at once.
-  void refill(std::shared_ptr<Pool> pool, std::weak_ptr<FunctionSnapshot> weak_snapshot);
+  void refill(const std::shared_ptr<Pool>& pool,
+              const std::weak_ptr<FunctionSnapshot>& weak_snapshot);
 
   std::mutex mutex_;
   bool stopping_ = false;

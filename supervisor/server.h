@@ -1,6 +1,6 @@
 // sproutd's API server: Boost.Asio on a Unix stream socket, length-prefixed
-// protobuf frames (api/proto/sprout_api.proto), many requests in flight per
-// connection, answered out of order.
+// protobuf frames (protocol/frame.h; messages of api/proto/sprout_api.proto),
+// many requests in flight per connection, answered out of order.
 //
 // Asio threads only read, parse, check and write; every call runs on a
 // worker thread, because invocations block until their sandbox answers. A

@@ -83,7 +83,7 @@ std::string read_file(const std::string& path) {
 
 void progress(const std::string& text) {
   std::fprintf(stderr, "\r\033[K%s", text.c_str());
-  std::fflush(stderr);
+  static_cast<void>(std::fflush(stderr));  // progress only
 }
 
 // ---- the daemon ----
@@ -191,15 +191,15 @@ std::vector<Sample> run_callers(int concurrency, int count, const std::string& l
 
 // ---- sprout modes ----
 
-api::FunctionSpec make_spec(const Workload& w, const std::string& name, bool prefork, uint32_t pool,
-                            uint32_t concurrency, uint32_t timeout_ms) {
+api::FunctionSpec make_spec(const Workload& workload, const std::string& name, bool prefork,
+                            uint32_t pool, uint32_t concurrency, uint32_t timeout_ms) {
   api::FunctionSpec spec;
   spec.set_name(name);
-  spec.set_runtime(w.runtime);
-  spec.set_handler(w.handler);
-  spec.set_code(read_file(w.code_dir + "/" + w.file));
+  spec.set_runtime(workload.runtime);
+  spec.set_handler(workload.handler);
+  spec.set_code(read_file(workload.code_dir + "/" + workload.file));
   spec.set_code_format(api::SINGLE_FILE);
-  spec.set_code_file_name(w.file);
+  spec.set_code_file_name(workload.file);
   spec.set_memory_mb(256);
   spec.set_timeout_ms(timeout_ms);
   spec.set_max_concurrency(std::max<uint32_t>(concurrency, 1));
@@ -212,19 +212,19 @@ api::FunctionSpec make_spec(const Workload& w, const std::string& name, bool pre
   return spec;
 }
 
-bool deploy(Client& client, const Workload& w, const std::string& name, bool prefork, uint32_t pool,
-            uint32_t concurrency, uint32_t timeout_ms = 10000) {
-  auto deployed = client.deploy(make_spec(w, name, prefork, pool, concurrency, timeout_ms));
+bool deploy(Client& client, const Workload& workload, const std::string& name, bool prefork,
+            uint32_t pool, uint32_t concurrency, uint32_t timeout_ms = 10000) {
+  auto deployed = client.deploy(make_spec(workload, name, prefork, pool, concurrency, timeout_ms));
   if (!deployed)
     std::fprintf(stderr, "\ndeploy %s: %s\n", name.c_str(), deployed.error().message.c_str());
   return deployed.has_value();
 }
 
-Sample invoke_sample(Client& client, const std::string& function, const Workload& w,
+Sample invoke_sample(Client& client, const std::string& function, const Workload& workload,
                      const std::string& mode) {
-  Sample sample{w.name, mode};
+  Sample sample{workload.name, mode};
   auto begin = Clock::now();
-  auto response = client.invoke(function, w.payload);
+  auto response = client.invoke(function, workload.payload);
   sample.latency_us =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin).count();
   if (!response || response->status() != api::OK) {
@@ -233,56 +233,61 @@ Sample invoke_sample(Client& client, const std::string& function, const Workload
                             : response.error().message;
     return sample;
   }
-  const auto& m = response->metrics();
-  sample.queue_us = m.queue_us();
-  sample.fork_us = m.fork_us();
-  sample.run_us = m.run_us();
-  sample.daemon_total_us = m.total_us();
+  const auto& metrics = response->metrics();
+  sample.queue_us = metrics.queue_us();
+  sample.fork_us = metrics.fork_us();
+  sample.run_us = metrics.run_us();
+  sample.daemon_total_us = metrics.total_us();
   return sample;
 }
 
 // `concurrency` callers, each on its own connection, run invocations back
 // to back (pooled mode: paced, so that the pool refills off the critical path).
-std::vector<Sample> run_sprout(const Options& o, const Workload& w, const std::string& mode,
-                               double* wall) {
-  const std::string function = "bench-" + w.name + "-" + mode;
+std::vector<Sample> run_sprout(const Options& options, const Workload& workload,
+                               const std::string& mode, double* wall) {
+  const std::string function = "bench-" + workload.name + "-" + mode;
   {
-    auto client = Client::connect(o.socket);
-    if (!client || !deploy(**client, w, function, mode == "pooled", std::max(2, o.concurrency * 2),
-                           static_cast<uint32_t>(o.concurrency))) {
+    auto client = Client::connect(options.socket);
+    if (!client ||
+        !deploy(**client, workload, function, mode == "pooled",
+                std::max(2, options.concurrency * 2), static_cast<uint32_t>(options.concurrency))) {
       return {};
     }
-    for (int i = 0; i < o.warmup; ++i) invoke_sample(**client, function, w, mode);
+    for (int i = 0; i < options.warmup; ++i) invoke_sample(**client, function, workload, mode);
   }
   auto samples = run_callers(
-      o.concurrency, o.invocations, w.name + " " + mode, [&] { return Client::connect(o.socket); },
+      options.concurrency, options.invocations, workload.name + " " + mode,
+      [&] { return Client::connect(options.socket); },
       [&](ClientResult<std::unique_ptr<Client>>& client, int) {
-        if (!client) return Sample{w.name, mode, 0, 0, 0, 0, 0, false, client.error().message};
-        if (mode == "pooled" && o.pace_ms > 0)
-          std::this_thread::sleep_for(std::chrono::milliseconds(o.pace_ms));
-        return invoke_sample(**client, function, w, mode);
+        if (!client)
+          return Sample{workload.name, mode, 0, 0, 0, 0, 0, false, client.error().message};
+        if (mode == "pooled" && options.pace_ms > 0)
+          std::this_thread::sleep_for(std::chrono::milliseconds(options.pace_ms));
+        return invoke_sample(**client, function, workload, mode);
       },
       wall);
   // Pacing is not part of any invocation's latency, nor of the rate.
-  if (mode == "pooled") *wall -= o.pace_ms / 1000.0 * o.invocations / o.concurrency;
-  if (auto client = Client::connect(o.socket)) (void)(*client)->remove(function);
+  if (mode == "pooled")
+    *wall -= options.pace_ms / 1000.0 * options.invocations / options.concurrency;
+  if (auto client = Client::connect(options.socket)) (void)(*client)->remove(function);
   return samples;
 }
 
 // ---- peers ----
 
-std::vector<Sample> run_peer(const Options& o, Peer& peer, const PeerWorkload& w, double* wall) {
-  for (int i = 0; i < std::min(o.warmup, 3); ++i) {
+std::vector<Sample> run_peer(const Options& options, Peer& peer, const PeerWorkload& workload,
+                             double* wall) {
+  for (int i = 0; i < std::min(options.warmup, 3); ++i) {
     std::string ignored;
-    peer.run_once(w, &ignored);
+    peer.run_once(workload, &ignored);
   }
-  const int count = std::max(10, o.invocations / 4);  // peers are slow: fewer samples
+  const int count = std::max(10, options.invocations / 4);  // peers are slow: fewer samples
   return run_callers(
-      o.concurrency, count, w.name + " " + peer.name(), [] { return 0; },
+      options.concurrency, count, workload.name + " " + peer.name(), [] { return 0; },
       [&](int, int) {
-        Sample sample{w.name, peer.name()};
+        Sample sample{workload.name, peer.name()};
         auto start = Clock::now();
-        sample.ok = peer.run_once(w, &sample.error);
+        sample.ok = peer.run_once(workload, &sample.error);
         sample.latency_us =
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
         return sample;
@@ -306,22 +311,23 @@ void print_table(const std::string& title, const std::vector<std::pair<std::stri
 
 // ---- throughput and density ----
 
-void run_throughput(const Options& o, const Workload& w) {
-  const std::string function = "bench-throughput-" + w.name;
-  auto setup = Client::connect(o.socket);
-  if (!setup || !deploy(**setup, w, function, false, 0, static_cast<uint32_t>(o.concurrency)))
+void run_throughput(const Options& options, const Workload& workload) {
+  const std::string function = "bench-throughput-" + workload.name;
+  auto setup = Client::connect(options.socket);
+  if (!setup ||
+      !deploy(**setup, workload, function, false, 0, static_cast<uint32_t>(options.concurrency)))
     return;
   std::atomic<uint64_t> ok{0}, errors{0};
   std::string first_error;
   std::mutex error_mutex;
-  const auto end = Clock::now() + std::chrono::seconds(o.throughput_seconds);
+  const auto end = Clock::now() + std::chrono::seconds(options.throughput_seconds);
   auto begin = Clock::now();
   std::vector<std::thread> callers;
-  for (int c = 0; c < o.concurrency; ++c) {
+  for (int c = 0; c < options.concurrency; ++c) {
     callers.emplace_back([&] {
-      auto client = Client::connect(o.socket);
+      auto client = Client::connect(options.socket);
       while (client && Clock::now() < end) {
-        auto response = (*client)->invoke(function, w.payload);
+        auto response = (*client)->invoke(function, workload.payload);
         if (response && response->status() == api::OK && !response->metrics().preforked()) {
           ++ok;
         } else {
@@ -339,8 +345,8 @@ void run_throughput(const Options& o, const Workload& w) {
   std::printf(
       "\nthroughput %s (%s): %.0f fresh sandboxes/s at concurrency %d for %.1f s: %llu "
       "invocations, %llu errors%s\n",
-      w.name.c_str(), w.runtime == api::NATIVE ? "native" : "python3", ok / seconds, o.concurrency,
-      seconds, static_cast<unsigned long long>(ok.load()),
+      workload.name.c_str(), workload.runtime == api::NATIVE ? "native" : "python3", ok / seconds,
+      options.concurrency, seconds, static_cast<unsigned long long>(ok.load()),
       static_cast<unsigned long long>(errors.load()),
       first_error.empty() ? "" : (" (first: " + first_error + ")").c_str());
   (void)(*setup)->remove(function);
@@ -374,37 +380,38 @@ uint64_t sandbox_cgroup_bytes() {
   return total;
 }
 
-void run_density(const Options& o, const Workload& base) {
+void run_density(const Options& options, const Workload& base) {
   Workload sleeper = base;
   sleeper.name = "sleeper";
   sleeper.handler = "handler.handler";
-  sleeper.code_dir = o.out;
+  sleeper.code_dir = options.out;
   sleeper.file = "handler.py";
-  std::ofstream(o.out + "/handler.py") << "import time\ndef handler(event, context):\n    "
-                                          "time.sleep(event['seconds'])\n    return 'rested'\n";
+  std::ofstream(options.out + "/handler.py")
+      << "import time\ndef handler(event, context):\n    "
+         "time.sleep(event['seconds'])\n    return 'rested'\n";
   const int seconds = 20;
   sleeper.payload = "{\"seconds\": " + std::to_string(seconds) + "}";
   const std::string function = "bench-density";
-  auto setup = Client::connect(o.socket);
+  auto setup = Client::connect(options.socket);
   if (!setup ||
-      !deploy(**setup, sleeper, function, false, 0, static_cast<uint32_t>(o.density), 120000))
+      !deploy(**setup, sleeper, function, false, 0, static_cast<uint32_t>(options.density), 120000))
     return;
   (void)(*setup)->invoke(function, "{\"seconds\": 0}");  // the function's snapshot is ready
   const uint64_t available_before = meminfo_kb("MemAvailable:");
   const uint64_t cgroups_before = sandbox_cgroup_bytes();
   std::vector<std::unique_ptr<Client>> connections;
   std::vector<std::future<ClientResult<api::InvokeResponse>>> calls;
-  for (int i = 0; i < o.density; ++i) {
-    if (i % 100 == 0) connections.push_back(std::move(*Client::connect(o.socket)));
+  for (int i = 0; i < options.density; ++i) {
+    if (i % 100 == 0) connections.push_back(std::move(*Client::connect(options.socket)));
     calls.push_back(connections.back()->invoke_async(function, sleeper.payload));
   }
   uint32_t live = 0;
   auto deadline = Clock::now() + std::chrono::seconds(seconds - 2);
   while (Clock::now() < deadline) {
     live = (*setup)->health()->live_sandboxes();
-    progress("density: " + std::to_string(live) + "/" + std::to_string(o.density) +
+    progress("density: " + std::to_string(live) + "/" + std::to_string(options.density) +
              " sandboxes sleeping");
-    if (live >= static_cast<uint32_t>(o.density)) break;
+    if (live >= static_cast<uint32_t>(options.density)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -417,14 +424,14 @@ void run_density(const Options& o, const Workload& base) {
       "\ndensity: %u of %d sandboxes sleeping at once: %.0f MiB extra memory in all "
       "(MemAvailable), %.2f MiB per sandbox;"
       " their cgroups account %.0f MiB (%.2f MiB per sandbox)\n",
-      live, o.density, extra_mib, extra_mib / std::max<uint32_t>(live, 1), cgroup_mib,
+      live, options.density, extra_mib, extra_mib / std::max<uint32_t>(live, 1), cgroup_mib,
       cgroup_mib / std::max<uint32_t>(live, 1));
   size_t ok = 0;
   for (auto& call : calls) {
     auto response = call.get();
     ok += response && response->status() == api::OK;
   }
-  std::printf("density: %zu of %d invocations answered OK\n", ok, o.density);
+  std::printf("density: %zu of %d invocations answered OK\n", ok, options.density);
   (void)(*setup)->remove(function);
 }
 
@@ -491,16 +498,17 @@ void settle(Client& client, pid_t daemon, std::chrono::milliseconds quiet,
   }
 }
 
-// Deploys o.functions hello functions without pre-fork, measures deploy
+// Deploys options.functions hello functions without pre-fork, measures deploy
 // latency and the PSS of sproutd's descendants before and after, invokes
 // each once, deletes them all and waits for sproutd's process count to come
 // back. Appends every call to `rows`; false when something failed or was
 // left behind.
-bool run_functions(const Options& o, const Workload& w, pid_t daemon, std::vector<Sample>* rows) {
-  const int n = o.functions;
-  const bool shared = o.functions_tenant == "shared";
-  const std::string label = "functions-" + o.functions_tenant;
-  auto connected = Client::connect(o.socket);
+bool run_functions(const Options& options, const Workload& workload, pid_t daemon,
+                   std::vector<Sample>* rows) {
+  const int n = options.functions;
+  const bool shared = options.functions_tenant == "shared";
+  const std::string label = "functions-" + options.functions_tenant;
+  auto connected = Client::connect(options.socket);
   if (!connected) {
     std::printf("\nfunctions: cannot connect: %s\n", connected.error().message.c_str());
     return false;
@@ -518,10 +526,11 @@ bool run_functions(const Options& o, const Workload& w, pid_t daemon, std::vecto
                                 "FunctionSpec has no tenant field)";
   }
   std::printf("\nfunctions: %d %s functions (workload %s, no pre-fork), %s\n", n,
-              w.runtime == api::NATIVE ? "native" : "python3", w.name.c_str(), tenancy.c_str());
+              workload.runtime == api::NATIVE ? "native" : "python3", workload.name.c_str(),
+              tenancy.c_str());
   if (daemon <= 0)
     std::printf("functions: sproutd's pid unknown (no SO_PEERCRED on %s): memory not measured\n",
-                o.socket.c_str());
+                options.socket.c_str());
 
   progress("functions: settling");
   settle(client, daemon, std::chrono::milliseconds(300), std::chrono::seconds(10));
@@ -535,10 +544,10 @@ bool run_functions(const Options& o, const Workload& w, pid_t daemon, std::vecto
   for (int i = 0; i < n; ++i) {
     char name[64];
     std::snprintf(name, sizeof name, "%s%05d", prefix.c_str(), i);
-    api::FunctionSpec spec = make_spec(w, name, false, 0, 1, 10000);
+    api::FunctionSpec spec = make_spec(workload, name, false, 0, 1, 10000);
     if (shared && spec_has_tenant)
-      spec.GetReflection()->SetString(&spec, string_field(spec, "tenant"), "bench");
-    Sample sample{w.name, label + (i == 0 ? "-first-deploy" : "-deploy")};
+      api::FunctionSpec::GetReflection()->SetString(&spec, string_field(spec, "tenant"), "bench");
+    Sample sample{workload.name, label + (i == 0 ? "-first-deploy" : "-deploy")};
     const auto begin = Clock::now();
     auto answer = client.deploy(spec);
     sample.latency_us =
@@ -563,7 +572,7 @@ bool run_functions(const Options& o, const Workload& w, pid_t daemon, std::vecto
   // One invocation of each: the first call of a freshly deployed function.
   std::vector<Sample> invokes;
   for (size_t i = 0; i < deployed.size(); ++i) {
-    invokes.push_back(invoke_sample(client, deployed[i], w, label + "-invoke"));
+    invokes.push_back(invoke_sample(client, deployed[i], workload, label + "-invoke"));
     if (i % 5 == 0)
       progress("functions: invoked " + std::to_string(i + 1) + "/" +
                std::to_string(deployed.size()));
@@ -573,7 +582,7 @@ bool run_functions(const Options& o, const Workload& w, pid_t daemon, std::vecto
   std::vector<Sample> deletes;
   const auto delete_begin = Clock::now();
   for (const auto& name : deployed) {
-    Sample sample{w.name, label + "-delete"};
+    Sample sample{workload.name, label + "-delete"};
     const auto begin = Clock::now();
     auto answer = client.remove(name);
     sample.latency_us =
@@ -682,7 +691,7 @@ bool run_functions(const Options& o, const Workload& w, pid_t daemon, std::vecto
   // functions.csv, one row per run.
   for (auto* part : {&deploys, &invokes, &deletes})
     rows->insert(rows->end(), part->begin(), part->end());
-  const std::string summary_path = o.out + "/functions.csv";
+  const std::string summary_path = options.out + "/functions.csv";
   std::error_code ignored;
   const bool header = !fs::exists(summary_path, ignored);
   std::ofstream summary(summary_path, std::ios::app);
@@ -693,9 +702,9 @@ bool run_functions(const Options& o, const Workload& w, pid_t daemon, std::vecto
            "sproutd_rss_after_kb,pss_per_function_kb,functions_per_gib,invoked_ok,"
            "invoke_p50_ms,delete_ms,processes_back_ms,processes_left\n";
   }
-  summary << o.functions_tenant << ',' << n << ',' << deployed.size() << ',' << first_ms << ','
-          << rest.p50_ms << ',' << rest.p99_ms << ',' << rest.max_ms << ',' << before.count() << ','
-          << before.total_pss_kb << ',' << before.root_rss_kb << ',' << after.count() << ','
+  summary << options.functions_tenant << ',' << n << ',' << deployed.size() << ',' << first_ms
+          << ',' << rest.p50_ms << ',' << rest.p99_ms << ',' << rest.max_ms << ',' << before.count()
+          << ',' << before.total_pss_kb << ',' << before.root_rss_kb << ',' << after.count() << ','
           << after.total_pss_kb << ',' << after.root_rss_kb << ',' << per_function_kb << ','
           << (per_function_kb > 0 ? 1024.0 * 1024.0 / per_function_kb : 0.0) << ','
           << first_calls.count - first_calls.errors << ',' << first_calls.p50_ms << ',' << delete_ms
@@ -724,61 +733,61 @@ int main(int argc, char** argv) {
   using namespace sprout::bench;
   namespace api = sprout::api;
   // A peer that fails before reading its stdin must not kill the run.
-  signal(SIGPIPE, SIG_IGN);
-  Options o;
+  static_cast<void>(signal(SIGPIPE, SIG_IGN));  // cannot fail for SIGPIPE
+  Options options;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--start-daemon") {
-      o.start_daemon = true;
+      options.start_daemon = true;
       continue;
     }
     if (i + 1 >= argc) return usage();
     std::string value = argv[++i];
     if (arg == "--socket")
-      o.socket = value;
+      options.socket = value;
     else if (arg == "--workloads")
-      o.workloads = value == "none" ? std::vector<std::string>{} : split(value);
+      options.workloads = value == "none" ? std::vector<std::string>{} : split(value);
     else if (arg == "--modes")
-      o.modes = split(value);
+      options.modes = split(value);
     else if (arg == "--invocations")
-      o.invocations = std::stoi(value);
+      options.invocations = std::stoi(value);
     else if (arg == "--warmup")
-      o.warmup = std::stoi(value);
+      options.warmup = std::stoi(value);
     else if (arg == "--concurrency")
-      o.concurrency = std::max(1, std::stoi(value));
+      options.concurrency = std::max(1, std::stoi(value));
     else if (arg == "--pace-ms")
-      o.pace_ms = std::stoi(value);
+      options.pace_ms = std::stoi(value);
     else if (arg == "--throughput")
-      o.throughput_seconds = std::stoi(value);
+      options.throughput_seconds = std::stoi(value);
     else if (arg == "--density")
-      o.density = std::stoi(value);
+      options.density = std::stoi(value);
     else if (arg == "--functions")
-      o.functions = std::stoi(value);
+      options.functions = std::stoi(value);
     else if (arg == "--functions-tenant" && (value == "own" || value == "shared"))
-      o.functions_tenant = value;
+      options.functions_tenant = value;
     else if (arg == "--out")
-      o.out = value;
+      options.out = value;
     else
       return usage();
   }
-  fs::create_directories(o.out);
-  o.out = fs::canonical(o.out);
+  fs::create_directories(options.out);
+  options.out = fs::canonical(options.out);
   Daemon daemon;
-  if (o.start_daemon && !start_daemon(o, daemon, std::max(256, o.density + 16))) {
+  if (options.start_daemon && !start_daemon(options, daemon, std::max(256, options.density + 16))) {
     std::fprintf(stderr, "sprout-bench: could not start sproutd (log in %s)\n", daemon.dir.c_str());
     return 1;
   }
-  if (!sprout::Client::connect(o.socket)) {
+  if (!sprout::Client::connect(options.socket)) {
     std::fprintf(stderr, "sprout-bench: sproutd is not running at %s (or use --start-daemon)\n",
-                 o.socket.c_str());
+                 options.socket.c_str());
     return 1;
   }
 
   const std::string workloads_dir = SPROUT_BENCH_WORKLOADS;
   // The thumbnail's input: a 1024x768 JPEG made with Pillow.
-  const std::string jpeg_event = o.out + "/thumbnail-event.json";
+  const std::string jpeg_event = options.out + "/thumbnail-event.json";
   std::string make_error;
-  if (has(o.workloads, "thumbnail") &&
+  if (has(options.workloads, "thumbnail") &&
       run_command({"/usr/bin/python3.11", workloads_dir + "/make_jpeg.py", jpeg_event}, "",
                   &make_error) != 0) {
     std::fprintf(stderr, "sprout-bench: cannot make the thumbnail input: %s\n", make_error.c_str());
@@ -793,34 +802,34 @@ int main(int argc, char** argv) {
         "{}"}},
       {"thumbnail",
        {"thumbnail", api::PYTHON3, workloads_dir + "/thumbnail", "handler.py", "handler.handler",
-        has(o.workloads, "thumbnail") ? read_file(jpeg_event) : ""}},
+        has(options.workloads, "thumbnail") ? read_file(jpeg_event) : ""}},
       {"native", {"native", api::NATIVE, native_dir, "hello.so", "hello.so", "{}"}},
   };
-  PeerPaths paths{SPROUT_BENCH_PYTHON_RUNNER, SPROUT_BENCH_NATIVE_RUNNER, o.out};
+  PeerPaths paths{SPROUT_BENCH_PYTHON_RUNNER, SPROUT_BENCH_NATIVE_RUNNER, options.out};
 
   std::printf(
       "sprout-bench: %u cores, sproutd at %s, %d invocations per sprout mode (peers: %d), "
       "concurrency %d\n",
-      std::thread::hardware_concurrency(), o.socket.c_str(), o.invocations,
-      std::max(10, o.invocations / 4), o.concurrency);
+      std::thread::hardware_concurrency(), options.socket.c_str(), options.invocations,
+      std::max(10, options.invocations / 4), options.concurrency);
   std::printf(
       "note: absolute times and memory are this machine's (cores, CPU, kernel, VM, load) and do "
       "not travel to another; compare the rows of one run, and ratios\n");
   std::vector<Sample> all;
-  for (const auto& name : o.workloads) {
+  for (const auto& name : options.workloads) {
     if (!known.count(name)) {
       std::fprintf(stderr, "sprout-bench: unknown workload %s\n", name.c_str());
       return usage();
     }
-    const Workload& w = known[name];
+    const Workload& workload = known[name];
     std::vector<std::pair<std::string, Summary>> rows;
     std::map<std::string, std::string> skipped;
     std::vector<Sample> samples;
     double cold_p50 = 0;
     for (const std::string mode : {"cold", "pooled"}) {
-      if (!has(o.modes, mode)) continue;
+      if (!has(options.modes, mode)) continue;
       double wall = 0;
-      auto measured = run_sprout(o, w, mode, &wall);
+      auto measured = run_sprout(options, workload, mode, &wall);
       if (measured.empty()) {
         skipped["sprout-" + std::string(mode)] = "deploy failed";
         continue;
@@ -831,23 +840,25 @@ int main(int argc, char** argv) {
       rows.emplace_back("sprout-" + std::string(mode), summary);
       samples.insert(samples.end(), measured.begin(), measured.end());
     }
-    PeerWorkload peer_workload{w.name, w.code_dir, w.runtime == api::NATIVE, "hello.so", w.payload};
+    PeerWorkload peer_workload{workload.name, workload.code_dir, workload.runtime == api::NATIVE,
+                               "hello.so", workload.payload};
     for (const auto& peer_name : all_peer_names()) {
-      if (!has(o.modes, peer_name)) continue;
+      if (!has(options.modes, peer_name)) continue;
       Peer peer(peer_name, paths);
       std::string reason;
-      progress(w.name + " " + peer_name + ": checking");
+      progress(workload.name + " " + peer_name + ": checking");
       if (!peer.available(peer_workload, &reason)) {
         skipped[peer_name] = reason;
         continue;
       }
       double wall = 0;
-      auto measured = run_peer(o, peer, peer_workload, &wall);
+      auto measured = run_peer(options, peer, peer_workload, &wall);
       rows.emplace_back(peer_name, summarize(measured, wall));
       samples.insert(samples.end(), measured.begin(), measured.end());
     }
     progress("");
-    print_table("workload " + w.name + (w.runtime == api::NATIVE ? " (native)" : " (python3)"),
+    print_table("workload " + workload.name +
+                    (workload.runtime == api::NATIVE ? " (native)" : " (python3)"),
                 rows, skipped, cold_p50);
     for (const char* mode_name : {"sprout-cold", "sprout-pooled"}) {
       const std::string mode = mode_name;
@@ -869,27 +880,31 @@ int main(int argc, char** argv) {
           (unsigned long long)median(run), (unsigned long long)median(total),
           (unsigned long long)median(latency));
     }
-    write_cdf_svg(o.out + "/cdf-" + w.name + ".svg", "workload " + w.name, samples);
+    write_cdf_svg(options.out + "/cdf-" + workload.name + ".svg", "workload " + workload.name,
+                  samples);
     all.insert(all.end(), samples.begin(), samples.end());
   }
-  write_csv(o.out + "/samples.csv", all);
-  if (o.throughput_seconds > 0) {
-    for (const auto& name : o.workloads) {
-      if (name == "hello" || name == "native") run_throughput(o, known[name]);
+  write_csv(options.out + "/samples.csv", all);
+  if (options.throughput_seconds > 0) {
+    for (const auto& name : options.workloads) {
+      if (name == "hello" || name == "native") run_throughput(options, known[name]);
     }
   }
-  if (o.density > 0) run_density(o, known["hello"]);
+  if (options.density > 0) run_density(options, known["hello"]);
   bool functions_ok = true;
-  if (o.functions > 0) {
+  if (options.functions > 0) {
     std::vector<Sample> rows;
-    functions_ok = run_functions(o, known["hello"],
-                                 daemon.pid > 0 ? daemon.pid : sproutd_pid_of(o.socket), &rows);
-    write_csv(o.out + "/samples.csv", rows, /*append=*/true);
+    functions_ok =
+        run_functions(options, known["hello"],
+                      daemon.pid > 0 ? daemon.pid : sproutd_pid_of(options.socket), &rows);
+    write_csv(options.out + "/samples.csv", rows, /*append=*/true);
     all.insert(all.end(), rows.begin(), rows.end());
   }
-  std::printf("\nsamples: %s/samples.csv; CDF plots: %s/cdf-<workload>.svg%s\n", o.out.c_str(),
-              o.out.c_str(),
-              o.functions > 0 ? ("; per-function costs: " + o.out + "/functions.csv").c_str() : "");
+  std::printf("\nsamples: %s/samples.csv; CDF plots: %s/cdf-<workload>.svg%s\n",
+              options.out.c_str(), options.out.c_str(),
+              options.functions > 0
+                  ? ("; per-function costs: " + options.out + "/functions.csv").c_str()
+                  : "");
   size_t errors = 0;
   for (const auto& s : all) errors += !s.ok;
   return errors == 0 && functions_ok ? 0 : 3;

@@ -55,15 +55,17 @@ int run_command(const std::vector<std::string>& argv, const std::string& input,
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::vector<std::string> Peer::command(const PeerWorkload& w) {
+std::vector<std::string> Peer::command(const PeerWorkload& workload) {
   // Inside the isolating peers: code at /var/task, the runner at /opt/runner.
   const std::vector<std::string> inside =
-      w.native ? std::vector<std::string>{"/opt/runner", "/var/task/" + w.native_library}
-               : std::vector<std::string>{"/usr/bin/python3.11", "-B", "/opt/runner", "/var/task"};
-  const std::string runner = w.native ? paths_.native_runner : paths_.python_runner;
+      workload.native
+          ? std::vector<std::string>{"/opt/runner", "/var/task/" + workload.native_library}
+          : std::vector<std::string>{"/usr/bin/python3.11", "-B", "/opt/runner", "/var/task"};
+  const std::string runner = workload.native ? paths_.native_runner : paths_.python_runner;
   if (name_ == "plain") {
-    if (w.native) return {paths_.native_runner, w.code_dir + "/" + w.native_library};
-    return {"/usr/bin/python3.11", "-B", paths_.python_runner, w.code_dir};
+    if (workload.native)
+      return {paths_.native_runner, workload.code_dir + "/" + workload.native_library};
+    return {"/usr/bin/python3.11", "-B", paths_.python_runner, workload.code_dir};
   }
   if (name_ == "bwrap") {
     // Comparable to a sprout sandbox: every namespace bwrap can unshare, a
@@ -73,7 +75,7 @@ std::vector<std::string> Peer::command(const PeerWorkload& w) {
                                   "/usr",          "--symlink",     "usr/lib",
                                   "/lib",          "--symlink",     "usr/lib64",
                                   "/lib64",        "--symlink",     "usr/bin",
-                                  "/bin",          "--ro-bind",     w.code_dir,
+                                  "/bin",          "--ro-bind",     workload.code_dir,
                                   "/var/task",     "--ro-bind",     runner,
                                   "/opt/runner",   "--proc",        "/proc",
                                   "--dev",         "/dev",          "--tmpfs",
@@ -82,7 +84,7 @@ std::vector<std::string> Peer::command(const PeerWorkload& w) {
     return argv;
   }
   if (name_ == "runc" || name_ == "crun") {
-    const std::string bundle = prepare_bundle(w);
+    const std::string bundle = prepare_bundle(workload);
     return {name_,
             "--root",
             paths_.work_dir + "/" + name_ + "-state",
@@ -96,8 +98,8 @@ std::vector<std::string> Peer::command(const PeerWorkload& w) {
 
 // An OCI bundle with no cgroup resources (runc on this host's hybrid layout
 // works only so), a read-only root holding /usr, the code and the runner.
-std::string Peer::prepare_bundle(const PeerWorkload& w) {
-  const std::string bundle = paths_.work_dir + "/bundle-" + name_ + "-" + w.name;
+std::string Peer::prepare_bundle(const PeerWorkload& workload) {
+  std::string bundle = paths_.work_dir + "/bundle-" + name_ + "-" + workload.name;
   if (fs::exists(bundle + "/config.json")) return bundle;
   const std::string rootfs = bundle + "/rootfs";
   for (const char* dir : {"usr", "var/task", "opt", "proc", "dev", "tmp", "etc"})
@@ -108,9 +110,10 @@ std::string Peer::prepare_bundle(const PeerWorkload& w) {
     std::error_code ignored;
     fs::create_symlink(target, rootfs + "/" + link, ignored);
   }
-  const std::string runner = w.native ? paths_.native_runner : paths_.python_runner;
-  std::string args = w.native ? "\"/opt/runner\", \"/var/task/" + w.native_library + "\""
-                              : "\"/usr/bin/python3.11\", \"-B\", \"/opt/runner\", \"/var/task\"";
+  const std::string runner = workload.native ? paths_.native_runner : paths_.python_runner;
+  std::string args = workload.native
+                         ? "\"/opt/runner\", \"/var/task/" + workload.native_library + "\""
+                         : "\"/usr/bin/python3.11\", \"-B\", \"/opt/runner\", \"/var/task\"";
   auto bind = [](const std::string& source, const std::string& target) {
     return "{\"destination\": \"" + target + "\", \"type\": \"bind\", \"source\": \"" + source +
            "\", \"options\": [\"rbind\", \"ro\", \"nosuid\", \"nodev\"]}";
@@ -132,7 +135,7 @@ std::string Peer::prepare_bundle(const PeerWorkload& w) {
          "   {\"destination\": \"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": "
          "[\"nosuid\", \"nodev\", \"size=65536k\"]},\n"
          "   "
-      << bind("/usr", "/usr") << ",\n   " << bind(w.code_dir, "/var/task") << ",\n   "
+      << bind("/usr", "/usr") << ",\n   " << bind(workload.code_dir, "/var/task") << ",\n   "
       << bind(runner, "/opt/runner")
       << "],\n"
          " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"network\"}, {\"type\": "

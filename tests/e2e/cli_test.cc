@@ -83,7 +83,7 @@ TEST_F(CliTest, DistinctExitCodesAndReadableErrors) {
   EXPECT_EQ(missing.err, "NOT_FOUND: function 'ghost' not found\n");
 
   auto bad_name = sprout({"deploy", "bad/name", "--runtime", "python3", "--code",
-                          SPROUT_EXAMPLES_DIR "/python/hello/handler.py"});
+                          SPROUT_EXAMPLES_DIR "/python/hello/handler.py"});  // NOLINT(bugprone-suspicious-missing-comma): macro joined with a literal
   EXPECT_EQ(bad_name.exit_code, 20);  // 10 + INVALID_ARGUMENT
   EXPECT_NE(bad_name.err.find("function name must match"), std::string::npos);
 
@@ -124,10 +124,8 @@ TEST_F(CliTest, DirectoryCodeIsPackedAndNativeAndExecRun) {
                         "\n")
       << native.err;
 
-  EXPECT_EQ(sprout({"deploy", "shell", "--runtime", "exec", "--code",
-                    SPROUT_EXAMPLES_DIR "/exec/hello/run.sh"})
-                .exit_code,
-            0);
+  const std::string shell_script = std::string(SPROUT_EXAMPLES_DIR) + "/exec/hello/run.sh";
+  EXPECT_EQ(sprout({"deploy", "shell", "--runtime", "exec", "--code", shell_script}).exit_code, 0);
   EXPECT_EQ(sprout({"invoke", "shell", "--payload", "[1]"}).out,
             R"({"message":"hello from sh","payload":[1]})"
             "\n");

@@ -123,7 +123,7 @@ CommandResult DaemonTest::sprout(const std::vector<std::string>& args) {
 }
 
 std::string DaemonTest::write_temp_file(const std::string& name, const std::string& contents) {
-  const std::string path = dir_ + "/" + name;
+  std::string path = dir_ + "/" + name;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream(path) << contents;
   return path;

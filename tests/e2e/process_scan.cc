@@ -146,7 +146,7 @@ std::string cgroup_of(pid_t pid, const std::string& controller) {
     auto second = line.find(':', first + 1);
     if (first == std::string::npos || second == std::string::npos) continue;
     const std::string controllers = line.substr(first + 1, second - first - 1);
-    const std::string path = line.substr(second + 1);
+    std::string path = line.substr(second + 1);
     if (controller.empty()) {
       if (controllers.empty() && line.rfind("0:", 0) == 0) return path;
       continue;

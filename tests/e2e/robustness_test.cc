@@ -324,7 +324,7 @@ TEST_F(RobustnessTest, PeersNotAllowedBySoPeercredAreRefused) {
     close(report[0]);
     // sproutd answers the refusal and closes at once; our request may then
     // meet a closed socket, which is not what this test is about.
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
     if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(1);
     int fd = raw_connect();
     api::Request health;

@@ -260,14 +260,14 @@ int credentials() {
                             "NoNewPrivs:", "Seccomp:"}) {
       if (strncmp(line, key, strlen(key)) == 0) {
         std::string text = line;
-        text.erase(text.find_last_not_of("\n") + 1);
+        text.erase(text.find_last_not_of('\n') + 1);
         for (auto& c : text)
           if (c == '\t') c = ' ';
         out += " [" + text + "]";
       }
     }
   }
-  fclose(status);
+  (void)fclose(status);
   printf("%s\n", out.c_str());
   return 0;
 }
@@ -275,7 +275,7 @@ int credentials() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  setvbuf(stdout, nullptr, _IONBF, 0);
+  (void)setvbuf(stdout, nullptr, _IONBF, 0);
   if (argc < 2) return 2;
   std::string command = argv[1];
   const char* arg = argc > 2 ? argv[2] : "";

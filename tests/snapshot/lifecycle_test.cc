@@ -1,6 +1,7 @@
 // native and exec runtimes, pre-forking, and what happens when a snapshot
 // or a zygote dies.
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -102,7 +103,7 @@ bool kernel_has_pidfd_exit_info() {
   utsname name{};
   uname(&name);
   int major = 0, minor = 0;
-  sscanf(name.release, "%d.%d", &major, &minor);
+  if (sscanf(name.release, "%d.%d", &major, &minor) != 2) return false;
   return major > 6 || (major == 6 && minor >= 15);
 }
 
@@ -117,14 +118,21 @@ TEST_F(LifecycleTest, KilledSnapshotGivesAClearErrorAndLeavesNothing) {
   // (never a hang), and the kernel tells sproutd the signal.
   std::optional<Result<InvocationResult>> in_flight;
   std::thread caller([&] { in_flight = snapshot->invoke({.payload = R"({"sleep": 30})"}); });
-  // Wait until the sandbox runs (it is in the snapshot's cgroup tree).
-  for (int i = 0; i < 500 && snapshot->idle_count() == 0; ++i) {
-    usleep(10 * 1000);
-    std::ifstream tasks("/proc/" + std::to_string(snapshot->pid()) + "/task/" +
-                        std::to_string(snapshot->pid()) + "/children");
-    std::string children;
-    if (tasks >> children && !children.empty()) break;
-  }
+  // Wait until the handler runs: the snapshot's child (the sandbox) sleeps
+  // in clock_nanosleep (time.sleep), so the fork and the request are done.
+  auto handler_running = [&] {
+    std::ifstream children("/proc/" + std::to_string(snapshot->pid()) + "/task/" +
+                           std::to_string(snapshot->pid()) + "/children");
+    pid_t child = 0;
+    while (children >> child) {
+      std::ifstream syscall_file("/proc/" + std::to_string(child) + "/syscall");
+      long nr = -1;
+      if (syscall_file >> nr && nr == SYS_clock_nanosleep) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 3000 && !handler_running(); ++i) usleep(10 * 1000);
+  EXPECT_TRUE(handler_running()) << "the invocation never reached its handler";
   snapshot->kill();
   caller.join();
   ASSERT_TRUE(in_flight->has_value()) << in_flight->error().message();
@@ -132,7 +140,9 @@ TEST_F(LifecycleTest, KilledSnapshotGivesAClearErrorAndLeavesNothing) {
   if (kernel_has_pidfd_exit_info()) {
     EXPECT_NE((*in_flight)->detail.find("KILL"), std::string::npos) << (*in_flight)->detail;
   }
-  // The next call says what happened, and a new snapshot works.
+  // The next call says what happened, and a new snapshot works. (The
+  // snapshot's own end completes after its pid namespace is emptied.)
+  for (int i = 0; i < 1000 && snapshot->alive(); ++i) usleep(10 * 1000);
   EXPECT_FALSE(snapshot->alive());
   auto next = snapshot->invoke({.payload = "{}"});
   ASSERT_FALSE(next.has_value());

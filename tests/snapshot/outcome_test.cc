@@ -140,7 +140,7 @@ TEST_F(OutcomeTest, EscapesFromPythonFail) {
   auto result = invoke(*snapshot, R"({"secret": ")" + secret + R"(", "port": )" +
                                       std::to_string(ntohs(address.sin_port)) + "}");
   close(listener);
-  std::remove(secret.c_str());
+  (void)std::remove(secret.c_str());
   ASSERT_EQ(result.status, InvocationStatus::kOk) << result.detail << "\n" << result.logs;
   for (const char* expected :
        {R"("read_secret": "ENOENT")", R"("read_code": "ok")", R"("host_port": "ECONNREFUSED")",
@@ -174,7 +174,7 @@ TEST_F(OutcomeTest, InitCodeSeesOnlyTheSnapshotsOwnRoot) {
                                   "def h(event, context):\n"
                                   "    return {'seen': SEEN, 'root': ROOT, 'cache': CACHE}\n",
                               "fn.h"));
-  std::remove(marker.c_str());
+  (void)std::remove(marker.c_str());
   ASSERT_TRUE(snapshot);
   auto result = invoke(*snapshot, "{}");
   ASSERT_EQ(result.status, InvocationStatus::kOk) << result.detail;

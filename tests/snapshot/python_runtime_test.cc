@@ -44,8 +44,8 @@ TEST_F(PythonRuntimeTest, UnmodifiedLambdaHandlerSeesEveryContextField) {
   }
   // get_remaining_time_in_millis() counts down from the timeout during the call.
   int before = -1, after = -1;
-  sscanf(body.c_str() + body.find("\"remaining_before\": ") + 20, "%d", &before);
-  sscanf(body.c_str() + body.find("\"remaining_after\": ") + 19, "%d", &after);
+  ASSERT_EQ(sscanf(body.c_str() + body.find("\"remaining_before\": ") + 20, "%d", &before), 1);
+  ASSERT_EQ(sscanf(body.c_str() + body.find("\"remaining_after\": ") + 19, "%d", &after), 1);
   EXPECT_GT(before, 1000);
   EXPECT_LE(before, 2000);
   EXPECT_LT(after, before);

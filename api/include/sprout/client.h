@@ -24,8 +24,11 @@
 #include <string>
 
 #include "api/proto/sprout_api.pb.h"
+#include "protocol/limits.h"
 
 namespace sprout {
+
+class FrameReader;
 
 // A call that did not produce the answer asked for: a transport failure
 // (status UNAVAILABLE, "sproutd is not running at ...") or a server-side
@@ -43,7 +46,7 @@ std::string default_socket_path();
 
 // Largest frame the client sends; larger requests fail locally with
 // PAYLOAD_TOO_LARGE before anything is written.
-inline constexpr size_t kDefaultClientMaxFrame = 6 * 1024 * 1024 + 64 * 1024;
+inline constexpr size_t kDefaultClientMaxFrame = limits::kMaxApiFrameBytes;
 
 class Client {
  public:
@@ -82,7 +85,8 @@ class Client {
  private:
   Client(int fd, std::string path);
   ClientResult<api::Response> wait_for(uint64_t id);
-  // One frame from sproutd; blocking, called without the state lock.
+  // One frame from sproutd; blocking, called without the state lock, by one
+  // caller at a time (`reading_`).
   ClientResult<api::Response> read_one();
 
   int fd_;
@@ -95,6 +99,8 @@ class Client {
   std::map<uint64_t, std::optional<ClientResult<api::Response>>> pending_;
   bool reading_ = false;
   std::optional<ClientError> broken_;
+  // Answers read but not yet taken; used only by the caller that reads.
+  std::unique_ptr<FrameReader> frames_;
   std::atomic<uint64_t> next_id_{1};
 };
 

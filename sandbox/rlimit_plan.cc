@@ -1,4 +1,5 @@
-#include "sandbox/rlimits.h"
+// Parent side.
+#include "sandbox/rlimit_plan.h"
 
 namespace sprout {
 
@@ -20,16 +21,6 @@ RlimitPlan plan_rlimits(const sandbox::SandboxSpec& spec, bool memory_fenced_by_
   }
   if (!memory_fenced_by_cgroup) add(RLIMIT_AS, spec.memory_limit_bytes());
   return plan;
-}
-
-int apply_rlimits(const RlimitPlan& plan) {
-  for (size_t i = 0; i < plan.count; ++i) {
-    rlimit limit{plan.settings[i].value, plan.settings[i].value};
-    if (setrlimit(static_cast<__rlimit_resource>(plan.settings[i].resource), &limit) != 0) {
-      return static_cast<int>(i);
-    }
-  }
-  return -1;
 }
 
 }  // namespace sprout
