@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "protocol/limits.h"
 #include "supervisor/atomic_file.h"
 
 namespace sprout::supervisor {
@@ -95,7 +96,7 @@ std::string usage_text() {
 void apply_config_defaults(DaemonConfig& config) {
   if (config.socket_path().empty()) config.set_socket_path(kDefaultSocketPath);
   if (config.state_dir().empty()) config.set_state_dir(kDefaultStateDir);
-  if (config.max_frame_bytes() == 0) config.set_max_frame_bytes(6 * 1024 * 1024 + 64 * 1024);
+  if (config.max_frame_bytes() == 0) config.set_max_frame_bytes(limits::kMaxApiFrameBytes);
   if (config.max_live_sandboxes() == 0) config.set_max_live_sandboxes(256);
   if (config.max_queue() == 0) config.set_max_queue(1024);
   if (config.queue_timeout_ms() == 0) config.set_queue_timeout_ms(2000);
