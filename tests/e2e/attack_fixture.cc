@@ -215,18 +215,13 @@ Deployed AttackTest::deploy(const std::string& name, const std::string& body,
                             const std::string& comm, const std::vector<std::string>& extra) {
   const std::string file = write_temp_file("code-" + name + "-" + random_hex(6) + "/handler.py",
                                            std::string(kPythonPrelude) + body);
-  std::vector<std::string> args{"deploy", name, "--runtime", "python3", "--code", file, "--json"};
+  std::vector<std::string> flags;
   if (!comm.empty()) {
-    args.push_back("--env");
-    args.push_back("SPROUT_TEST_TAG=" + comm);
+    flags.push_back("--env");
+    flags.push_back("SPROUT_TEST_TAG=" + comm);
   }
-  args.insert(args.end(), extra.begin(), extra.end());
-  auto result = cli(args);
-  Deployed deployed;
-  deployed.exit_code = result.exit_code;
-  deployed.text = result.out + result.err;
-  if (auto json = Json::parse(result.out)) deployed.json = std::move(*json);
-  return deployed;
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  return deploy_file(name, "python3", file, flags);
 }
 
 Deployed AttackTest::deploy_file(const std::string& name, const std::string& runtime,
