@@ -213,7 +213,10 @@ std::future<ClientResult<api::InvokeResponse>> Client::invoke_async(const std::s
 ClientResult<std::string> Client::submit(const std::string& function, std::string payload,
                                          uint32_t timeout_ms) {
   api::Request request = invoke_request(function, std::move(payload), timeout_ms);
-  *request.mutable_invoke_async() = request.invoke();
+  // Moved out first: the call is a oneof, and setting invoke_async clears
+  // invoke (copying from it in place would send an empty request).
+  api::InvokeRequest invoke = std::move(*request.mutable_invoke());
+  *request.mutable_invoke_async() = std::move(invoke);
   return unwrap<std::string>(call(std::move(request)), [](const api::Response& r) {
     return r.invoke_async().invocation_id();
   });

@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <cstdio>
+#include <utility>
 #include <cstdlib>
 
 namespace sprout::supervisor {
@@ -20,20 +21,46 @@ std::string random_id() {
 
 struct AsyncResults::Entry {
   std::mutex mutex;
-  std::condition_variable finished;
   bool done = false;
   api::InvokeResponse response;
+  AsyncResults* results = nullptr;
+  uint64_t next_wait = 1;
+  std::map<uint64_t, Answer> waits;
 };
 
+namespace {
+
+api::GetResultResponse finished_result(const api::InvokeResponse& response) {
+  api::GetResultResponse result;
+  result.set_done(true);
+  *result.mutable_result() = response;
+  return result;
+}
+
+}  // namespace
+
 void AsyncResults::Pending::finish(api::InvokeResponse response) const {
+  std::map<uint64_t, Answer> waits;
+  {
+    std::lock_guard lock(entry_->mutex);
+    entry_->response = std::move(response);
+    entry_->done = true;
+    waits.swap(entry_->waits);
+    entry_->results->waiting_ -= static_cast<uint32_t>(waits.size());
+  }
+  // Outside the lock: an answer writes to a client connection.
+  for (auto& [id, answer] : waits) answer(finished_result(entry_->response));
+}
+
+void AsyncResults::Wait::withdraw() const {
+  if (!entry_) return;
   std::lock_guard lock(entry_->mutex);
-  entry_->response = std::move(response);
-  entry_->done = true;
-  entry_->finished.notify_all();
+  if (entry_->waits.erase(id_) != 0) --results_->waiting_;
 }
 
 AsyncResults::Pending AsyncResults::start() {
   auto entry = std::make_shared<Entry>();
+  entry->results = this;
   std::string id = random_id();
   std::lock_guard lock(mutex_);
   entries_[id] = entry;
@@ -50,20 +77,31 @@ AsyncResults::Pending AsyncResults::start() {
   return Pending(std::move(id), std::move(entry));
 }
 
-std::optional<api::GetResultResponse> AsyncResults::get(const std::string& id, bool wait) {
+bool AsyncResults::get(const std::string& id, bool wait, Answer answer, Wait* wait_handle) {
   std::shared_ptr<Entry> entry;
   {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(id);
-    if (it == entries_.end()) return std::nullopt;
+    if (it == entries_.end()) return false;
     entry = it->second;
   }
   std::unique_lock lock(entry->mutex);
-  if (wait) entry->finished.wait(lock, [&] { return entry->done; });
-  api::GetResultResponse result;
-  result.set_done(entry->done);
-  if (entry->done) *result.mutable_result() = entry->response;
-  return result;
+  if (entry->done) {
+    api::GetResultResponse result = finished_result(entry->response);
+    lock.unlock();
+    answer(std::move(result));
+    return true;
+  }
+  if (!wait) {
+    lock.unlock();
+    answer(api::GetResultResponse{});  // done = false
+    return true;
+  }
+  const uint64_t wait_id = entry->next_wait++;
+  entry->waits.emplace(wait_id, std::move(answer));
+  ++waiting_;
+  if (wait_handle) *wait_handle = Wait(this, entry, wait_id);
+  return true;
 }
 
 }  // namespace sprout::supervisor

@@ -85,10 +85,11 @@ std::string usage_text() {
          "               [--python-pre-import MODULE]... [--agent PATH]\n"
          "               [--host-id-first ID] [--host-id-count N] [--snapshot-idle-ttl-s S]\n"
          "               [--fork-timeout-ms N] [--prefork-threads N]\n"
+         "               [--max-connections N] [--frame-timeout-ms N]\n"
          "defaults: --socket /run/sprout/sprout.sock --state-dir /var/lib/sprout\n"
          "          --host-id-first 3000000000 --host-id-count 65536\n"
          "          --snapshot-idle-ttl-s 600 (0: never evict) --fork-timeout-ms 2000\n"
-         "          --prefork-threads 4\n"
+         "          --prefork-threads 4 --max-connections 1024 --frame-timeout-ms 10000\n"
          "The config file is a DaemonConfig (supervisor/proto/daemon_config.proto) in text "
          "format.\n";
 }
@@ -109,6 +110,8 @@ void apply_config_defaults(DaemonConfig& config) {
   if (!config.has_snapshot_idle_ttl_s()) config.set_snapshot_idle_ttl_s(kDefaultSnapshotIdleTtlS);
   if (config.fork_timeout_ms() == 0) config.set_fork_timeout_ms(2000);
   if (config.prefork_threads() == 0) config.set_prefork_threads(4);
+  if (config.max_connections() == 0) config.set_max_connections(1024);
+  if (config.frame_timeout_ms() == 0) config.set_frame_timeout_ms(10000);
 }
 
 Result<DaemonConfig> load_config(int argc, char** argv) {
@@ -168,6 +171,10 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
         flags.set_fork_timeout_ms(*n);
       else if (flag == "--prefork-threads")
         flags.set_prefork_threads(*n);
+      else if (flag == "--max-connections")
+        flags.set_max_connections(*n);
+      else if (flag == "--frame-timeout-ms")
+        flags.set_frame_timeout_ms(*n);
       else
         return plain_error("parse flags", "unknown flag " + flag + "\n" + usage_text());
     }

@@ -24,7 +24,9 @@ FunctionManager::FunctionManager(const DaemonConfig& config, Registry& registry,
                                        config.python_pre_imports().end()},
                 .host_ids = std::move(host_ids)}),
       async_(config.async_results_kept()),
-      prefork_(config.prefork_threads()) {
+      prefork_(config.prefork_threads()),
+      // Every task holds an admitted slot, so max_live_sandboxes bounds them.
+      invocation_threads_(4, config.max_live_sandboxes() + 4) {
   maintenance_ = std::thread([this] { maintain(); });
 }
 
@@ -35,6 +37,7 @@ FunctionManager::~FunctionManager() {
   }
   maintenance_wake_.notify_all();
   maintenance_.join();
+  kill_async_invocations();
   std::map<std::string, std::shared_ptr<FunctionVersion>> functions;
   {
     std::lock_guard lock(functions_mutex_);
@@ -142,37 +145,94 @@ api::Response FunctionManager::deploy(api::DeployRequest request) {
   return response;
 }
 
-api::Response FunctionManager::invoke(const api::InvokeRequest& request, int cancel_fd,
-                                      std::chrono::steady_clock::time_point received) {
-  if (draining_) return error_response(api::UNAVAILABLE, "sproutd is shutting down");
+void FunctionManager::invoke(const api::InvokeRequest& request,
+                             std::shared_ptr<CallCancellation> cancellation,
+                             std::chrono::steady_clock::time_point received, Reply reply) {
+  if (draining_) return reply(error_response(api::UNAVAILABLE, "sproutd is shutting down"));
   auto version = lookup(request.function());
   if (!version)
-    return error_response(api::NOT_FOUND, "function '" + request.function() + "' not found");
+    return reply(
+        error_response(api::NOT_FOUND, "function '" + request.function() + "' not found"));
   if (request.payload().size() > kMaxPayloadBytes) {
-    return error_response(api::PAYLOAD_TOO_LARGE, "payload of " +
-                                                      std::to_string(request.payload().size()) +
-                                                      " bytes over the limit of 6 MiB");
+    return reply(error_response(api::PAYLOAD_TOO_LARGE,
+                                "payload of " + std::to_string(request.payload().size()) +
+                                    " bytes over the limit of 6 MiB"));
   }
   const api::FunctionSpec& spec = version->spec();
-  Scheduler::Slot slot;
-  std::chrono::microseconds waited{0};
-  switch (scheduler_.admit(spec.name(), spec.max_concurrency(), &slot, &waited)) {
-    case Scheduler::Admission::kAdmitted:
-      break;
-    case Scheduler::Admission::kQueueFull:
-      return error_response(api::THROTTLED, "too many invocations waiting (queue of " +
-                                                std::to_string(config_.max_queue()) + " full)");
-    case Scheduler::Admission::kQueueTimeout:
-      return error_response(api::THROTTLED, "no free slot for " + spec.name() + " within " +
-                                                std::to_string(config_.queue_timeout_ms()) +
-                                                " ms (max_concurrency " +
-                                                std::to_string(spec.max_concurrency()) + ")");
-    case Scheduler::Admission::kDraining:
-      return error_response(api::UNAVAILABLE, "sproutd is shutting down");
+  auto shared_request = std::make_shared<const api::InvokeRequest>(request);
+  // The cancellation hook of a queued call is dropped once it is decided:
+  // the async invocations share one cancellation, which must not collect
+  // a hook per call.
+  struct QueuedHook {
+    std::mutex mutex;
+    bool decided = false;
+    uint64_t id = 0;
+  };
+  auto hook = std::make_shared<QueuedHook>();
+  auto decide = [this, version, shared_request, cancellation, received, reply, hook](
+                    Scheduler::Admission admission, Scheduler::Slot slot,
+                    std::chrono::microseconds queued) {
+    uint64_t hook_id;
+    {
+      std::lock_guard lock(hook->mutex);
+      hook->decided = true;
+      hook_id = hook->id;
+    }
+    if (hook_id) cancellation->forget(hook_id);
+    const api::FunctionSpec& spec = version->spec();
+    switch (admission) {
+      case Scheduler::Admission::kAdmitted:
+        break;
+      case Scheduler::Admission::kQueueFull:
+        return reply(error_response(api::THROTTLED, "too many invocations waiting (queue of " +
+                                                        std::to_string(config_.max_queue()) +
+                                                        " full)"));
+      case Scheduler::Admission::kQueueTimeout:
+        return reply(error_response(
+            api::THROTTLED, "no free slot for " + spec.name() + " within " +
+                                std::to_string(config_.queue_timeout_ms()) +
+                                " ms (max_concurrency " + std::to_string(spec.max_concurrency()) +
+                                ")"));
+      case Scheduler::Admission::kDraining:
+        return reply(error_response(api::UNAVAILABLE, "sproutd is shutting down"));
+    }
+    // The slot travels with the task (std::function wants a copyable one).
+    auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
+    invocation_threads_.post([this, version, shared_request, cancellation, received, reply,
+                              queued, held] {
+      const int cancel_fd = cancellation ? cancellation->fd() : -1;
+      api::Response response =
+          run_admitted(*version, *shared_request, cancel_fd, received, queued);
+      *held = Scheduler::Slot();  // free the slot before answering
+      reply(std::move(response));
+    });
+  };
+  const uint64_t ticket = scheduler_.request(spec.name(), spec.max_concurrency(), decide);
+  if (ticket != 0 && cancellation) {
+    // A client that leaves while its call is queued frees its place. If the
+    // call was admitted meanwhile, cancel() finds nothing and the running
+    // invocation sees the cancellation's fd instead.
+    const uint64_t id = cancellation->on_cancel([this, ticket, reply] {
+      if (scheduler_.cancel(ticket))
+        reply(error_response(api::UNAVAILABLE,
+                             "the client went away while the invocation waited for a slot"));
+    });
+    std::lock_guard lock(hook->mutex);
+    if (hook->decided)
+      cancellation->forget(id);
+    else
+      hook->id = id;
   }
+}
+
+api::Response FunctionManager::run_admitted(FunctionVersion& version,
+                                            const api::InvokeRequest& request, int cancel_fd,
+                                            std::chrono::steady_clock::time_point received,
+                                            std::chrono::microseconds queued) {
+  const api::FunctionSpec& spec = version.spec();
   // In flight from before the snapshot is looked up until the answer: a
   // snapshot with an invocation in flight is never evicted.
-  version->invocation_started();
+  version.invocation_started();
   struct InFlight {
     FunctionVersion& version;
     FunctionManager& manager;
@@ -180,18 +240,18 @@ api::Response FunctionManager::invoke(const api::InvokeRequest& request, int can
       version.invocation_ended();
       manager.wake_maintenance();  // refill the pre-fork pool
     }
-  } in_flight{*version, *this};
+  } in_flight{version, *this};
 
   api::Response response;
   auto* invoke = response.mutable_invoke();
-  invoke->set_function_version(version->info().version());
+  invoke->set_function_version(version.info().version());
   const uint32_t timeout_ms =
       request.timeout_ms() ? std::min(request.timeout_ms(), spec.timeout_ms()) : spec.timeout_ms();
   Result<InvocationResult> result = plain_error("invoke", "not run");
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto snapshot = version->live_snapshot(zygotes_, cgroups_);
+    auto snapshot = version.live_snapshot(zygotes_, cgroups_);
     if (!snapshot) {
-      fill_snapshot_failure(snapshot.error(), version->init_failure(), invoke);
+      fill_snapshot_failure(snapshot.error(), version.init_failure(), invoke);
       break;
     }
     result = (*snapshot)->invoke(
@@ -206,38 +266,44 @@ api::Response FunctionManager::invoke(const api::InvokeRequest& request, int can
     fill_invoke_failure(result.error(), invoke);
   }
   auto* metrics = invoke->mutable_metrics();
-  metrics->set_queue_us(waited.count());
+  metrics->set_queue_us(queued.count());
   metrics->set_total_us(std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - received)
                             .count());
   finish_invoke_response(&response);
-  version->stats->record(invoke->status(), *metrics, spec.memory_mb());
+  version.stats->record(invoke->status(), *metrics, spec.memory_mb());
   return response;
 }
 
-api::Response FunctionManager::submit(const api::InvokeRequest& request, ThreadPool& workers) {
+api::Response FunctionManager::submit(const api::InvokeRequest& request) {
   if (draining_) return error_response(api::UNAVAILABLE, "sproutd is shutting down");
   if (!lookup(request.function()))
     return error_response(api::NOT_FOUND, "function '" + request.function() + "' not found");
   AsyncResults::Pending pending = async_.start();
-  const auto received = std::chrono::steady_clock::now();
-  workers.post([this, request, pending, received] {
-    pending.finish(stored_result(invoke(request, -1, received)));
-  });
+  invoke(request, async_cancellation_, std::chrono::steady_clock::now(),
+         [pending](api::Response response) { pending.finish(stored_result(std::move(response))); });
   api::Response response;
   response.set_status(api::OK);
   response.mutable_invoke_async()->set_invocation_id(pending.id());
   return response;
 }
 
-api::Response FunctionManager::get_result(const api::GetResultRequest& request) {
-  auto result = async_.get(request.invocation_id(), request.wait());
-  if (!result)
-    return error_response(api::NOT_FOUND, "no invocation '" + request.invocation_id() + "'");
-  api::Response response;
-  response.set_status(api::OK);
-  *response.mutable_get_result() = std::move(*result);
-  return response;
+void FunctionManager::get_result(const api::GetResultRequest& request,
+                                 const std::shared_ptr<CallCancellation>& cancellation,
+                                 Reply reply) {
+  auto answer = [reply](api::GetResultResponse result) {
+    api::Response response;
+    response.set_status(api::OK);
+    *response.mutable_get_result() = std::move(result);
+    reply(std::move(response));
+  };
+  AsyncResults::Wait wait;
+  if (!async_.get(request.invocation_id(), request.wait(), answer, &wait)) {
+    return reply(
+        error_response(api::NOT_FOUND, "no invocation '" + request.invocation_id() + "'"));
+  }
+  // A client that leaves stops waiting: nothing of it stays behind.
+  if (cancellation) cancellation->on_cancel([wait] { wait.withdraw(); });
 }
 
 api::Response FunctionManager::list() {
@@ -318,6 +384,8 @@ api::Response FunctionManager::health() {
   health->set_live_zygotes(static_cast<uint32_t>(zygotes_.live_zygotes()));
   health->set_live_snapshots(live_snapshots);
   health->set_host_ids_in_use(static_cast<uint32_t>(zygotes_.host_ids_in_use()));
+  health->set_queued_invocations(scheduler_.queued());
+  health->set_result_waits(async_.waiting());
   return response;
 }
 

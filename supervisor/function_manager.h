@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,7 @@
 #include "snapshot/host_ids.h"
 #include "snapshot/runtime_zygote.h"
 #include "supervisor/async_results.h"
+#include "supervisor/call_cancellation.h"
 #include "supervisor/function_stats.h"
 #include "supervisor/function_version.h"
 #include "supervisor/prefork_keeper.h"
@@ -55,23 +57,40 @@ class FunctionManager {
   // snapshots are loaded by their first invocations.
   void restore();
 
+  // Answers a call: exactly once, from any thread.
+  using Reply = std::function<void(api::Response)>;
+
   api::Response deploy(api::DeployRequest request);
-  api::Response invoke(const api::InvokeRequest& request, int cancel_fd,
-                       std::chrono::steady_clock::time_point received);
+  // Admits and runs an invocation. A refusal is answered at once; a queued
+  // invocation waits without holding a thread, and runs on the invocation
+  // threads once admitted. `cancellation` (may be null) takes it out of the
+  // queue, or kills its sandbox, when the client goes away.
+  void invoke(const api::InvokeRequest& request, std::shared_ptr<CallCancellation> cancellation,
+              std::chrono::steady_clock::time_point received, Reply reply);
   api::Response list();
   api::Response get(const std::string& name);
   api::Response remove(const std::string& name);
   api::Response stats(const std::string& name);
   api::Response health();
 
-  // InvokeAsync / GetResult: the invocation runs on `workers`.
-  api::Response submit(const api::InvokeRequest& request, ThreadPool& workers);
-  api::Response get_result(const api::GetResultRequest& request);
+  // InvokeAsync: answered at once with the invocation's id.
+  api::Response submit(const api::InvokeRequest& request);
+  // GetResult: at once, or (wait) when the invocation ends, without a
+  // thread meanwhile; a cancelled wait is withdrawn and never answered.
+  void get_result(const api::GetResultRequest& request,
+                  const std::shared_ptr<CallCancellation>& cancellation, Reply reply);
 
   void start_draining();
+  // Kills the running InvokeAsync invocations (no client can cancel them):
+  // at the drain deadline, and when sproutd stops.
+  void kill_async_invocations() { async_cancellation_->cancel(); }
   uint32_t live_invocations() { return scheduler_.live(); }
 
  private:
+  // The part of invoke() after admission, on an invocation thread.
+  api::Response run_admitted(FunctionVersion& version, const api::InvokeRequest& request,
+                             int cancel_fd, std::chrono::steady_clock::time_point received,
+                             std::chrono::microseconds queued);
   std::shared_ptr<FunctionVersion> lookup(const std::string& name);
   std::vector<std::shared_ptr<FunctionVersion>> current_versions();
 
@@ -94,6 +113,8 @@ class FunctionManager {
   std::map<std::string, std::shared_ptr<std::mutex>> deploy_locks_;
 
   AsyncResults async_;
+  // Shared by every InvokeAsync invocation, in place of a client's.
+  const std::shared_ptr<CallCancellation> async_cancellation_ = CallCancellation::create();
 
   std::atomic<bool> draining_{false};
   PreforkKeeper prefork_;
@@ -101,6 +122,8 @@ class FunctionManager {
   std::condition_variable maintenance_wake_;
   bool maintenance_stop_ = false;
   std::thread maintenance_;
+  // Last: ends (running what is queued) before anything its tasks use.
+  ThreadPool invocation_threads_;
 };
 
 }  // namespace sprout::supervisor

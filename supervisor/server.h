@@ -1,13 +1,14 @@
 // sproutd's API server: Boost.Asio on a Unix stream socket, length-prefixed
 // protobuf frames (protocol/frame.h; messages of api/proto/sprout_api.proto),
-// many requests in flight per connection, answered out of order.
+// many requests in flight per connection, answered out of order
+// (supervisor/connection.h says what one client may hold).
 //
-// Asio threads only read, parse, check and write; every call runs on a
-// worker thread, because invocations block until their sandbox answers. A
-// client that disconnects mid-invocation has its sandboxes killed. SIGTERM
-// or SIGINT drains: stop accepting, refuse new calls (UNAVAILABLE), let
-// running invocations finish (up to drain_timeout_ms), kill the rest, remove
-// the socket.
+// Accepting survives descriptor exhaustion (EMFILE/ENFILE: logged once,
+// retried every 100 ms until it works again) and at most max_connections
+// clients are served at once; one more is told UNAVAILABLE and closed.
+// SIGTERM or SIGINT drains: stop accepting, refuse new calls (UNAVAILABLE),
+// let running invocations finish (up to drain_timeout_ms), kill the rest,
+// remove the socket.
 #pragma once
 
 #include <atomic>
@@ -39,21 +40,32 @@ class Server {
   // Serves until drained after SIGTERM/SIGINT.
   void run();
 
+  // For connections.
+  const DaemonConfig& config() const { return config_; }
+  FunctionManager& manager() { return manager_; }
+  ThreadPool& control_threads() { return control_threads_; }
+  bool draining() const { return draining_; }
+  bool peer_allowed(uid_t uid, gid_t gid) const;
+  api::Response health();
+  void forget(Connection* connection);
+
  private:
-  friend class Connection;
   void accept();
+  void on_accept_error(const boost::system::error_code& error);
   void begin_drain();
   void check_drained(std::chrono::steady_clock::time_point deadline);
-  bool peer_allowed(uid_t uid, gid_t gid) const;
-  void forget(Connection* connection);
 
   const DaemonConfig& config_;
   FunctionManager& manager_;
   boost::asio::io_context io_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_;
+  bool accept_failing_ = false;  // logged once per episode
   boost::asio::signal_set signals_;
   boost::asio::steady_timer drain_timer_;
-  ThreadPool workers_;
+  // Deploys and deletes: they wait for processes. Invocations run on the
+  // manager's own threads; quick calls on the Asio threads.
+  ThreadPool control_threads_;
   std::atomic<bool> draining_{false};
   std::mutex connections_mutex_;
   std::set<std::shared_ptr<Connection>> connections_;

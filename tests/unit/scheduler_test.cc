@@ -1,46 +1,134 @@
 // supervisor/scheduler: admission within the global and per-function
-// limits, the queue, its timeout, draining.
+// limits, the queue (no thread held while waiting), its timeout,
+// cancellation, draining.
 #include "supervisor/scheduler.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 namespace sprout {
 namespace {
 
-TEST(Scheduler, AdmitsWithinLimitsQueuesThenThrottles) {
-  supervisor::Scheduler scheduler(2, 1, std::chrono::milliseconds(100));
-  std::chrono::microseconds waited;
-  supervisor::Scheduler::Slot a, b, c, d;
-  using Admission = supervisor::Scheduler::Admission;
-  EXPECT_EQ(scheduler.admit("f", 1, &a, &waited), Admission::kAdmitted);
-  EXPECT_EQ(scheduler.admit("g", 5, &b, &waited), Admission::kAdmitted);
+using supervisor::Scheduler;
+using Admission = Scheduler::Admission;
+
+// Records the decision of one request(), from whatever thread makes it.
+struct Outcome {
+  std::mutex mutex;
+  std::condition_variable decided;
+  std::optional<Admission> admission;
+  Scheduler::Slot slot;
+  std::chrono::microseconds waited{-1};
+
+  Scheduler::Decision callback() {
+    return [this](Admission a, Scheduler::Slot s, std::chrono::microseconds w) {
+      std::lock_guard lock(mutex);
+      admission = a;
+      slot = std::move(s);
+      waited = w;
+      decided.notify_all();
+    };
+  }
+  // Waits for the decision; the deadline only stops a broken scheduler
+  // from hanging the test.
+  std::optional<Admission> wait() {
+    std::unique_lock lock(mutex);
+    decided.wait_for(lock, std::chrono::seconds(30), [&] { return admission.has_value(); });
+    return admission;
+  }
+  bool decided_yet() {
+    std::lock_guard lock(mutex);
+    return admission.has_value();
+  }
+};
+
+TEST(Scheduler, AdmitsAtOnceWithinLimits) {
+  Scheduler scheduler(2, 1, std::chrono::seconds(30));
+  Outcome a, b;
+  EXPECT_EQ(scheduler.request("f", 1, a.callback()), 0u);
+  EXPECT_EQ(scheduler.request("g", 5, b.callback()), 0u);
+  EXPECT_EQ(a.admission, Admission::kAdmitted);
+  EXPECT_EQ(b.admission, Admission::kAdmitted);
+  EXPECT_TRUE(a.slot.held());
+  EXPECT_EQ(a.waited.count(), 0);
   EXPECT_EQ(scheduler.live(), 2u);
-  // Global limit reached: one may wait (and times out), the next is refused.
-  auto until_queued = [&] {
-    while (scheduler.queued() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  };
-  std::thread waiter(
-      [&] { EXPECT_EQ(scheduler.admit("g", 5, &c, &waited), Admission::kQueueTimeout); });
-  until_queued();
-  EXPECT_EQ(scheduler.admit("g", 5, &d, &waited), Admission::kQueueFull);
-  waiter.join();
-  EXPECT_GE(waited.count(), 0);
-  // A slot freed lets a waiter in.
-  supervisor::Scheduler slow_queue(2, 1, std::chrono::seconds(30));
-  supervisor::Scheduler::Slot e, f, g;
-  ASSERT_EQ(slow_queue.admit("f", 5, &e, &waited), Admission::kAdmitted);
-  ASSERT_EQ(slow_queue.admit("f", 5, &f, &waited), Admission::kAdmitted);
-  std::thread admitted(
-      [&] { EXPECT_EQ(slow_queue.admit("g", 5, &g, &waited), Admission::kAdmitted); });
-  while (slow_queue.queued() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  f = supervisor::Scheduler::Slot();
-  admitted.join();
-  EXPECT_EQ(slow_queue.live("g"), 1u);
+  a.slot = Scheduler::Slot();
+  EXPECT_EQ(scheduler.live(), 1u);
+}
+
+TEST(Scheduler, QueuesWithoutAThreadThenAdmitsOnRelease) {
+  Scheduler scheduler(2, 4, std::chrono::seconds(30));
+  Outcome a, b, queued;
+  scheduler.request("f", 5, a.callback());
+  scheduler.request("f", 5, b.callback());
+  // The request returns at once with a ticket; nothing is decided yet.
+  EXPECT_NE(scheduler.request("g", 5, queued.callback()), 0u);
+  EXPECT_FALSE(queued.decided_yet());
+  EXPECT_EQ(scheduler.queued(), 1u);
+  b.slot = Scheduler::Slot();  // the release admits the waiter
+  EXPECT_EQ(queued.wait(), Admission::kAdmitted);
+  EXPECT_TRUE(queued.slot.held());
+  EXPECT_GE(queued.waited.count(), 0);
+  EXPECT_EQ(scheduler.live("g"), 1u);
+  EXPECT_EQ(scheduler.queued(), 0u);
+}
+
+TEST(Scheduler, FullQueueIsRefusedAndTheWaiterTimesOut) {
+  Scheduler scheduler(1, 1, std::chrono::milliseconds(50));
+  Outcome running, waiting, refused;
+  scheduler.request("f", 5, running.callback());
+  scheduler.request("f", 5, waiting.callback());
+  EXPECT_EQ(scheduler.request("f", 5, refused.callback()), 0u);
+  EXPECT_EQ(refused.admission, Admission::kQueueFull);
+  // Decided by the expiry thread: no caller is blocked meanwhile.
+  EXPECT_EQ(waiting.wait(), Admission::kQueueTimeout);
+  EXPECT_FALSE(waiting.slot.held());
+  EXPECT_GE(waiting.waited, std::chrono::milliseconds(50));
+  EXPECT_EQ(scheduler.queued(), 0u);
+}
+
+TEST(Scheduler, AWaiterAtItsFunctionLimitDoesNotHoldUpOthers) {
+  Scheduler scheduler(3, 4, std::chrono::seconds(30));
+  Outcome f1, f2_waits, g1;
+  scheduler.request("f", 1, f1.callback());
+  EXPECT_NE(scheduler.request("f", 1, f2_waits.callback()), 0u);
+  scheduler.request("g", 1, g1.callback());
+  EXPECT_EQ(g1.wait(), Admission::kAdmitted);
+  EXPECT_FALSE(f2_waits.decided_yet());
+  f1.slot = Scheduler::Slot();
+  EXPECT_EQ(f2_waits.wait(), Admission::kAdmitted);
+}
+
+TEST(Scheduler, CancelledWaiterIsNeverCalledAndFreesItsPlace) {
+  Scheduler scheduler(1, 1, std::chrono::seconds(30));
+  Outcome running, gone, next;
+  scheduler.request("f", 5, running.callback());
+  const uint64_t ticket = scheduler.request("f", 5, gone.callback());
+  ASSERT_NE(ticket, 0u);
+  EXPECT_TRUE(scheduler.cancel(ticket));
+  EXPECT_FALSE(scheduler.cancel(ticket));
+  EXPECT_EQ(scheduler.queued(), 0u);
+  // Its place in the bounded queue is free again.
+  EXPECT_NE(scheduler.request("f", 5, next.callback()), 0u);
+  running.slot = Scheduler::Slot();
+  EXPECT_EQ(next.wait(), Admission::kAdmitted);
+  EXPECT_FALSE(gone.decided_yet());
+}
+
+TEST(Scheduler, DrainingEndsWaitersAndRefusesNewRequests) {
+  Scheduler scheduler(1, 2, std::chrono::seconds(30));
+  Outcome running, waiting, late;
+  scheduler.request("f", 5, running.callback());
+  scheduler.request("f", 5, waiting.callback());
   scheduler.start_draining();
-  EXPECT_EQ(scheduler.admit("h", 5, &d, &waited), Admission::kDraining);
+  EXPECT_EQ(waiting.wait(), Admission::kDraining);
+  scheduler.request("h", 5, late.callback());
+  EXPECT_EQ(late.admission, Admission::kDraining);
 }
 
 }  // namespace
