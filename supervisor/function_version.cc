@@ -9,6 +9,7 @@
 namespace sprout::supervisor {
 namespace {
 
+constexpr const char* kLoadingState = "loading (init running)";
 constexpr const char* kNotLoadedState = "idle (not loaded since sproutd started)";
 constexpr const char* kEvictedState = "idle (evicted)";
 // A reload whose init failed (an init that passed at deploy, so possibly a
@@ -81,7 +82,9 @@ Result<LoadOutcome> FunctionVersion::load_locked(ZygoteTable& zygotes, CgroupPoo
   // The pin keeps the tenant's zygote while the load runs, and then for as
   // long as the snapshot is kept.
   auto pin = zygotes.pin(zygote_key_);
+  loading_ = true;
   auto loaded = zygotes.load(pin, definition_, cgroups);
+  loading_ = false;
   if (!loaded) return loaded;
   std::lock_guard lock(snapshot_mutex_);
   if (!loaded->init.ok()) {
@@ -198,6 +201,8 @@ api::FunctionInfo FunctionVersion::describe() {
     if (!snapshot && !init_failure_.error_type().empty()) {
       info.set_state("failed: " + init_failure_.error_type() + ": " +
                      init_failure_.error_message());
+    } else if (!snapshot && loading_) {
+      info.set_state(kLoadingState);
     } else if (!snapshot) {
       info.set_state(absent_state_.empty() ? kNotLoadedState : absent_state_);
     }

@@ -92,6 +92,7 @@ class FunctionVersion {
   ZygoteTable::Pin zygote_pin_;
   std::shared_ptr<FunctionSnapshot> snapshot_;  // null: not loaded, dropped, or init failed
   std::string absent_state_;                    // the state shown while `snapshot_` is null
+  std::atomic<bool> loading_{false};            // a load (init) runs now
   agent::InitResult init_failure_;              // the last load's, when its init failed
   int64_t init_failed_ms_ = 0;
 };

@@ -30,6 +30,24 @@ std::optional<uint32_t> current_version(const std::string& dir) {
   }
 }
 
+// What is wrong with a stored function, or empty: a spec that names another
+// function, code of another size than the one saved (truncated), or a spec
+// that would not be accepted by a deploy.
+std::string damage_in(const std::string& name, const api::FunctionInfo& info,
+                      const std::string& code) {
+  if (info.spec().name() != name)
+    return "names '" + info.spec().name() + "', not its directory";
+  if (code.size() != info.code_size()) {
+    return "has " + std::to_string(code.size()) + " bytes of code where " +
+           std::to_string(info.code_size()) + " were saved (truncated or replaced)";
+  }
+  api::FunctionSpec spec = info.spec();
+  spec.set_code(code);
+  if (std::string problem = validate_function_spec(spec); !problem.empty())
+    return "has an invalid spec: " + problem;
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Registry>> Registry::open(const std::string& state_dir) {
@@ -127,6 +145,13 @@ Result<std::vector<StoredFunction>> Registry::load_all() {
     if (!info_bytes || !code || !stored.info.ParseFromString(*info_bytes)) {
       log_line(LogLevel::kError,
                "function " + name + " v" + std::to_string(*version) + " is unreadable; skipped");
+      continue;
+    }
+    // A damaged entry (disk error, hand edit) is reported and skipped; the
+    // other functions still load.
+    if (std::string problem = damage_in(name, stored.info, *code); !problem.empty()) {
+      log_line(LogLevel::kError, "function " + name + " v" + std::to_string(*version) + " " +
+                                     problem + "; skipped");
       continue;
     }
     stored.code = std::move(*code);
