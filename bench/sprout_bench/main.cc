@@ -33,6 +33,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/sprout_bench/machine_probes.h"
 #include "bench/sprout_bench/measure.h"
 #include "bench/sprout_bench/peers.h"
 #include "sprout/client.h"
@@ -815,6 +816,10 @@ int main(int argc, char** argv) {
   std::printf(
       "note: absolute times and memory are this machine's (cores, CPU, kernel, VM, load) and do "
       "not travel to another; compare the rows of one run, and ratios\n");
+  // The machine's own costs first, so that two hosts' runs can be compared.
+  const MachineProbes probes = probe_machine();
+  std::printf("machine probes (medians): %s\n", describe(probes).c_str());
+  write_probes_csv(options.out + "/probes.csv", probes);
   std::vector<Sample> all;
   for (const auto& name : options.workloads) {
     if (!known.count(name)) {
