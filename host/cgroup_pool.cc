@@ -131,12 +131,21 @@ void CgroupPool::give_back(std::unique_ptr<SandboxCgroup> cgroup) {
   // A leaf that still holds processes is never handed to another sandbox.
   const bool reusable = cgroup->is_empty();
   if (!reusable) cgroup->kill_all();
-  std::lock_guard lock(mutex_);
-  if (!reusable || idle_.size() >= options_.max_idle) {
-    (void)cgroup->remove();
-  } else {
-    idle_.push_back(std::move(cgroup));
+  {
+    std::lock_guard lock(mutex_);
+    if (reusable && idle_.size() < options_.max_idle) {
+      idle_.push_back(std::move(cgroup));
+      --leased_;
+      returned_.notify_all();
+      return;
+    }
   }
+  // Removed outside the lock: a leaf whose killed processes have not exited
+  // yet makes remove() retry for up to half a second (remove_cgroup_tree),
+  // and acquire() must not wait for that. The leaf still counts as leased
+  // until it is gone, so that the destructor waits for it.
+  (void)cgroup->remove();
+  std::lock_guard lock(mutex_);
   --leased_;
   returned_.notify_all();
 }

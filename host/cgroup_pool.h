@@ -7,7 +7,8 @@
 // left behind (directories whose <pid> no longer runs). Its destructor waits
 // (a few seconds at most) for outstanding leases, which sandboxes being
 // reaped in the background still hold.
-// Thread-safe.
+// Thread-safe. A returned leaf that must be removed (it still held
+// processes) is removed outside the pool's lock: acquire() never waits for it.
 #pragma once
 
 #include <condition_variable>

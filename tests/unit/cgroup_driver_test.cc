@@ -15,10 +15,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "host/cgroup.h"
@@ -112,6 +118,44 @@ class FakeCgroupFs : public CgroupFs {
 
  private:
   std::vector<std::pair<std::string, std::vector<std::string>>> trees_;
+};
+
+// The fake cgroupfs, except that the rmdir of one directory blocks until the
+// test releases it: a busy leaf whose processes take their time to exit, as
+// long as the test wants, with no timing assumed.
+class LatchedRemovalFs : public FakeCgroupFs {
+ public:
+  explicit LatchedRemovalFs(const FakeCgroupFs& fake) : FakeCgroupFs(fake) {}
+
+  // Set before any thread may remove `path`.
+  void hold(std::string path) { held_ = std::move(path); }
+  // Whether a removal of the held directory has begun within `timeout`.
+  bool wait_until_entered(std::chrono::seconds timeout) const {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [this] { return entered_; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+  int remove_dir(const std::string& path) const override {
+    if (path == held_) {
+      std::unique_lock lock(mutex_);
+      entered_ = true;
+      changed_.notify_all();
+      changed_.wait(lock, [this] { return released_; });
+    }
+    return FakeCgroupFs::remove_dir(path);
+  }
+
+ private:
+  std::string held_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  mutable bool entered_ = false;
+  bool released_ = false;
 };
 
 // A child of the test that waits to be killed.
@@ -512,6 +556,40 @@ TEST_F(CgroupDriverTest, V2PopulatedLeafIsKilledAndRemovedNotReused) {
   EXPECT_EQ(child.wait_signal(), SIGKILL);
   EXPECT_FALSE(fs::exists(leaf));
   EXPECT_EQ(pool->idle_count(), 0u);
+}
+
+TEST_F(CgroupDriverTest, AcquireDoesNotWaitWhileABusyLeafIsBeingRemoved) {
+  v2_host();
+  LatchedRemovalFs latched(fake_);
+  host_.fs = &latched;
+  auto pool = make_pool();
+  ASSERT_TRUE(pool);
+  auto lease = pool->acquire({});
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  const std::string busy_leaf = (*lease)->dirs()[0];
+  // Populated (by a pid above any pid_max: nothing real is signalled), so
+  // that giving it back removes it instead of keeping it idle.
+  write_text(busy_leaf + "/cgroup.procs", "999999999\n");
+  latched.hold(busy_leaf);
+  std::optional<CgroupLease> returning(std::move(*lease));
+  std::thread giver([&returning] { returning.reset(); });
+  if (!latched.wait_until_entered(std::chrono::seconds(30))) {
+    latched.release();
+    giver.join();
+    FAIL() << "giving the leaf back never began to remove it";
+  }
+
+  // The removal is stuck in rmdir; another sandbox's acquire() must not be.
+  auto acquiring = std::async(std::launch::async, [&pool] { return pool->acquire({}); });
+  const bool acquired_meanwhile =
+      acquiring.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  latched.release();
+  giver.join();
+  EXPECT_TRUE(acquired_meanwhile) << "acquire() waited for the removal of a busy leaf";
+  auto other = acquiring.get();
+  ASSERT_TRUE(other.has_value()) << other.error().message();
+  EXPECT_NE((*other)->dirs()[0], busy_leaf);
+  EXPECT_FALSE(fs::exists(busy_leaf));
 }
 
 // --- the v1 driver ---
