@@ -236,9 +236,15 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
                                 int cancel_fd) {
   InvocationResult result;
   Sandbox& sandbox = ready.sandbox;
-  fcntl(ready.channel.get(), F_SETFL, O_NONBLOCK);
-  fcntl(ready.logs.get(), F_SETFL, O_NONBLOCK);
   sandbox.restart_clock(timeout_ms);
+  // The loop below reads until EAGAIN: a blocking descriptor would hang it.
+  if (fcntl(ready.channel.get(), F_SETFL, O_NONBLOCK) != 0 ||
+      fcntl(ready.logs.get(), F_SETFL, O_NONBLOCK) != 0) {
+    result.status = InvocationStatus::kInternal;
+    result.detail = os_error("set O_NONBLOCK", "invocation channel").error().message();
+    SandboxReaper::instance().adopt(std::move(sandbox));
+    return result;
+  }
 
   Result<std::string> encoded = encode_frame(request);
   if (!encoded) {
@@ -277,8 +283,18 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
     int ready_count = poll(fds, count, sandbox.deadline_remaining_ms());
     if (ready_count < 0) {
       if (errno == EINTR) continue;
-      sandbox.kill_at_deadline();
-      continue;
+      // sprout's own failure, not the function's deadline: say so, with the
+      // errno. A sandbox nobody can watch any more is killed (and reaped by
+      // the reaper), never left running.
+      const int err = errno;
+      result.status = InvocationStatus::kInternal;
+      result.detail =
+          os_error("poll", "sandbox " + std::to_string(sandbox.pid()), err).error().message();
+      SandboxReaper::instance().adopt(std::move(sandbox));
+      if (logs_open) read_logs(ready.logs.get(), logs, &logs_open);
+      result.logs = logs.text();
+      result.logs_truncated = logs.truncated();
+      return result;
     }
     if (ready_count == 0) {
       sandbox.kill_at_deadline();

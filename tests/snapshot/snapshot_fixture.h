@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
@@ -41,5 +43,10 @@ class SnapshotTest : public ::testing::Test {
 };
 
 std::string read_file(const std::string& path);
+
+// Polls `condition` every 10 ms until it holds (true) or `timeout` passes
+// (false). For conditions the kernel or a child reaches in its own time:
+// pass a timeout generous enough for the slowest machine.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 }  // namespace sprout::testing
