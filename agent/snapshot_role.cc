@@ -164,11 +164,16 @@ void apply_environment(const LoadFunction& load) {
   _exit(1);
 }
 
-void redirect_output_to_null() {
-  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  dup3(null_fd, STDOUT_FILENO, 0);
-  dup3(null_fd, STDERR_FILENO, 0);
-  ::close(null_fd);
+// Ends the init logs: sproutd reads the init-log pipe to its end, and
+// whatever the snapshot printed later would otherwise land in it.
+Result<void> redirect_output_to_null() {
+  UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null_fd) return os_error("open", "/dev/null");
+  for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
+    if (retry_eintr([&] { return dup3(null_fd.get(), fd, 0); }) < 0)
+      return os_error("end the init logs: dup3 /dev/null onto", std::to_string(fd));
+  }
+  return {};
 }
 
 void handle_fork(Runtime& runtime, const PreparedSandbox& prepared, int control_fd,
@@ -179,8 +184,16 @@ void handle_fork(Runtime& runtime, const PreparedSandbox& prepared, int control_
     (void)send_packet(control_fd, result);
     return;
   }
-  dup3(fds[0].get(), kStagedChannelFd, O_CLOEXEC);
-  dup3(fds[1].get(), kStagedLogFd, O_CLOEXEC);
+  // A failed staging would hand the sandbox whatever else holds those
+  // numbers: answer with the error instead.
+  if (retry_eintr([&] { return dup3(fds[0].get(), kStagedChannelFd, O_CLOEXEC); }) < 0 ||
+      retry_eintr([&] { return dup3(fds[1].get(), kStagedLogFd, O_CLOEXEC); }) < 0) {
+    result.set_error(os_error("ForkSandbox: stage descriptors").error().message());
+    ::close(kStagedChannelFd);
+    ::close(kStagedLogFd);
+    (void)send_packet(control_fd, result);
+    return;
+  }
   // The function's before-fork hooks run here, in the confined snapshot;
   // sproutd waits for our answer only until its fork deadline.
   runtime.before_fork();
@@ -262,7 +275,8 @@ void run_function_snapshot(Runtime& runtime, int control_fd, int log_fd) {
                                 .count());
   runtime.flush_output();
   // Init logs end here: the supervisor reads the pipe to its end.
-  redirect_output_to_null();
+  if (auto r = redirect_output_to_null(); !r && init.ok())
+    init = init_error("Runtime.SnapshotSetupError", r.error().message());
 
   std::optional<std::shared_ptr<const PreparedSandbox>> prepared;
   if (init.ok()) {

@@ -13,6 +13,7 @@
 #include <chrono>
 
 #include "agent/roles.h"
+#include "base/errors.h"
 #include "base/log.h"
 #include "protocol/message_channel.h"
 #include "sandbox/seccomp_policy.h"
@@ -51,6 +52,9 @@ void handle_spawn(Runtime& runtime, int control_fd, std::vector<UniqueFd>& fds) 
   int pidfd = -1;
   runtime.before_fork();
   long pid = fork_snapshot_for_supervisor(&pidfd);
+  // Saved at once: the runtime's at-fork hooks (Python's os.register_at_fork
+  // callbacks) run below and may change errno.
+  const int fork_errno = errno;
   if (pid == 0) {
     runtime.after_fork_child();
     ::close(control_fd);
@@ -58,7 +62,7 @@ void handle_spawn(Runtime& runtime, int control_fd, std::vector<UniqueFd>& fds) 
   }
   runtime.after_fork_parent();
   if (pid < 0) {
-    spawned.set_error(std::string("clone3 snapshot: ") + strerror(errno));
+    spawned.set_error(os_error("clone3", "snapshot", fork_errno).error().message());
     (void)send_packet(control_fd, spawned);
     return;
   }

@@ -132,11 +132,16 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& prepared, const SpawnOption
   child_end.reset();
   UniqueFd owned_pidfd(pidfd);
 
-  auto abort_child = [&](Error error) -> Result<Sandbox> {
+  // Kills the child (if it still runs) and reaps it; returns how it ended.
+  auto kill_and_reap = [&] {
     syscall(SYS_pidfd_send_signal, owned_pidfd.get(), SIGKILL, nullptr, 0);
-    siginfo_t info;
+    siginfo_t info{};
     retry_eintr(
         [&] { return waitid(static_cast<idtype_t>(P_PIDFD), owned_pidfd.get(), &info, WEXITED); });
+    return info;
+  };
+  auto abort_child = [&](Error error) -> Result<Sandbox> {
+    kill_and_reap();
     return std::unexpected(std::move(error));
   };
 
@@ -167,6 +172,10 @@ Result<Sandbox> spawn_sandbox(const PreparedSandbox& prepared, const SpawnOption
   auto reports = read_child_reports(parent_end.get());
   if (!reports) return abort_child(reports.error());
   if (reports->failed) return abort_child(describe_sandbox_failure(prepared, reports->failure));
+  // EOF without the ready record: the child died during its setup (killed
+  // by a signal, or its report lost) and never ran user code. Not a sandbox.
+  if (!reports->ready)
+    return std::unexpected(describe_silent_child_end("sandbox setup", kill_and_reap()));
 
   return Sandbox(static_cast<pid_t>(pid), std::move(owned_pidfd),
                  std::move(reports->seccomp_listener), std::move(cgroup), started,

@@ -41,8 +41,8 @@ const char* child_stage_name(ChildStage stage) {
       return "set no_new_privs";
     case ChildStage::kSeccomp:
       return "load seccomp filter";
-    case ChildStage::kSendSeccompListener:
-      return "send seccomp listener";
+    case ChildStage::kSendReady:
+      return "report ready to the spawner";
     case ChildStage::kExec:
       return "execve";
     case ChildStage::kExecAgent:
@@ -78,8 +78,8 @@ bool send_with_descriptor(int socket_fd, const void* data, size_t size, int fd) 
          static_cast<ssize_t>(size);
 }
 
-bool send_seccomp_listener(int report_fd, int listener_fd) {
-  ChildReport report{kReportSeccompListener, 0, 0, 0};
+bool send_ready_report(int report_fd, int listener_fd) {
+  ChildReport report{kReportReady, 0, 0, 0};
   return send_with_descriptor(report_fd, &report, sizeof report, listener_fd);
 }
 

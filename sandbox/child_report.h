@@ -2,9 +2,14 @@
 // parent, before user code or exec. For a sandbox, a SOCK_SEQPACKET
 // socketpair, close-on-exec on the child side:
 //   parent -> child: one "go" byte once id maps and cgroup are in place;
-//   child -> parent: a ChildReport on failure ({stage, errno, object}), or the
-//                    seccomp listener descriptor (SCM_RIGHTS); then EOF, which
-//                    means the child reached user code (exec or entry).
+//   child -> parent: a ChildReport on failure ({stage, errno, object}); or,
+//                    once set up, a ready record (with the seccomp listener
+//                    attached, when there is one) right before user code,
+//                    then EOF (exec closed the channel, or the entry started).
+//                    A failed exec after the ready record still reports it.
+// EOF alone is not success: a child that died during its setup without a
+// word (killed by a signal, or its report lost) also closes the channel, and
+// only the ready record tells the two apart.
 // The runtime zygote's exec (snapshot/runtime_zygote.cc) reports on the same
 // kind of channel with the same records. The parent side, which turns a
 // report into an error, is sandbox/child_report_reader.h.
@@ -36,7 +41,7 @@ enum class ChildStage : uint32_t {
   kCapabilities,
   kNoNewPrivs,
   kSeccomp,
-  kSendSeccompListener,
+  kSendReady,  // the ready record (and seccomp listener) to the spawner
   kExec,
   // The runtime zygote's exec of sprout-agent (snapshot/runtime_zygote.cc).
   kExecAgent,
@@ -47,17 +52,19 @@ enum class ChildStage : uint32_t {
 const char* child_stage_name(ChildStage stage);
 
 struct ChildReport {
-  uint32_t kind;  // kReportFailure
+  uint32_t kind;  // kReportFailure or kReportReady
   uint32_t stage;
   int32_t err;
   int32_t object;
 };
 inline constexpr uint32_t kReportFailure = 1;
-inline constexpr uint32_t kReportSeccompListener = 2;
+// Set up; user code next. Carries the seccomp listener (SCM_RIGHTS) if any.
+inline constexpr uint32_t kReportReady = 2;
 
 // Child side, async-signal-safe.
 void report_child_failure(int report_fd, ChildStage stage, int err, int object = -1);
-bool send_seccomp_listener(int report_fd, int listener_fd);
+// The ready record, with `listener_fd` attached unless it is negative.
+bool send_ready_report(int report_fd, int listener_fd);
 // Sends `size` bytes with `fd` attached (SCM_RIGHTS) unless it is negative.
 bool send_with_descriptor(int socket_fd, const void* data, size_t size, int fd);
 

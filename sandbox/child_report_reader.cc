@@ -32,8 +32,9 @@ Result<ChildSetupResult> read_child_reports(int report_fd) {
         memcpy(&passed_fd, CMSG_DATA(c), sizeof(int));
       }
     }
-    if (report.kind == kReportSeccompListener && passed_fd >= 0) {
-      result.seccomp_listener.reset(passed_fd);
+    if (report.kind == kReportReady) {
+      result.ready = true;
+      if (passed_fd >= 0) result.seccomp_listener.reset(passed_fd);
     } else if (report.kind == kReportFailure) {
       if (passed_fd >= 0) ::close(passed_fd);
       result.failed = true;
@@ -47,6 +48,20 @@ Result<ChildSetupResult> read_child_reports(int report_fd) {
 
 Error describe_child_failure(ChildStage stage, int err, std::string object) {
   return Error{child_stage_name(stage), std::move(object), err, {}};
+}
+
+Error describe_silent_child_end(const std::string& what, const siginfo_t& end) {
+  std::string how;
+  if (end.si_pid == 0) {
+    how = "its end unknown: not our child";
+  } else if (end.si_code == CLD_EXITED) {
+    how = "exited with status " + std::to_string(end.si_status);
+  } else {
+    const char* signal_name = sigabbrev_np(end.si_status);
+    how = "killed by signal " +
+          (signal_name ? std::string(signal_name) : std::to_string(end.si_status));
+  }
+  return Error{what, "", 0, "ended during its setup without a report (" + how + ")"};
 }
 
 Error describe_child_failure(const ChildReport& report, std::string object) {

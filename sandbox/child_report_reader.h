@@ -6,6 +6,8 @@
 // Parent side: may allocate.
 #pragma once
 
+#include <signal.h>
+
 #include <string>
 
 #include "base/errors.h"
@@ -17,10 +19,17 @@ namespace sprout {
 struct ChildSetupResult {
   bool failed = false;
   ChildReport failure{};
+  // The child sent its ready record: EOF then means it reached user code.
+  // Neither failed nor ready: it died during its setup without a report.
+  bool ready = false;
   UniqueFd seccomp_listener;
 };
 // Reads reports until EOF (the child reached user code or died).
 Result<ChildSetupResult> read_child_reports(int report_fd);
+
+// The error for a child that closed its report channel without a ready
+// record or a failure report; `end` is its reaped status (waitid).
+Error describe_silent_child_end(const std::string& what, const siginfo_t& end);
 
 // "<stage> <object>: ENAME (description)". `object` is what the stage worked
 // on, when the parent knows it (a path, a program).

@@ -62,6 +62,10 @@ void append(char* buffer, size_t capacity, size_t* used, const char* text) {
   if (plan.die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (plan.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     fail(plan, report_fd, ChildStage::kNoNewPrivs);
+  // The ready record: EOF after it means the exec went through; EOF without
+  // it, that the child died here without a report.
+  if (report_fd >= 0 && !send_ready_report(report_fd, -1))
+    fail(plan, report_fd, ChildStage::kSendReady);
   if (plan.exec_fd >= 0) {
     // By descriptor: the program's directory need not be searchable by the
     // new ids.

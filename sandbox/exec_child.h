@@ -35,10 +35,12 @@ struct ExecChildPlan {
   ChildStage exec_stage = ChildStage::kExec;
 };
 
-// Sets up and execs. A failure ends the child with status 127, reported as
-// a ChildReport on `report_fd` (moved above the arranged descriptors,
-// close-on-exec), or, with no report channel (`report_fd` < 0), as one line
-// on stderr: "sprout: execve /var/task/run: No such file or directory".
+// Sets up and execs. With `report_fd`, the child sends its ready record
+// right before the exec (sandbox/child_report.h). A failure ends the child
+// with status 127, reported as a ChildReport on `report_fd` (moved above the
+// arranged descriptors, close-on-exec), or, with no report channel
+// (`report_fd` < 0), as one line on stderr:
+// "sprout: execve /var/task/run: No such file or directory".
 [[noreturn]] void run_exec_child(const ExecChildPlan& plan, int report_fd);
 
 }  // namespace sprout

@@ -50,9 +50,11 @@ struct ChildReporter {
     _exit(127);
   }
 
-  // The sandbox is set up: hand over the seccomp listener, or say ready.
+  // The sandbox is set up: say ready, with the seccomp listener. Always,
+  // so that the spawner can tell a child about to run user code from one
+  // that died during its setup without a word (both close the channel).
   bool ready(int listener) {
-    if (setup_fd < 0) return listener <= 0 || send_seccomp_listener(report_fd, listener);
+    if (setup_fd < 0) return send_ready_report(report_fd, listener > 0 ? listener : -1);
     const char kind = listener > 0 ? setup_record::kReadyWithListener : setup_record::kReady;
     return send_with_descriptor(setup_fd, &kind, 1, listener > 0 ? listener : -1);
   }
@@ -147,12 +149,12 @@ int sandbox_number_of(const SandboxChildPlan& plan, int spawner_fd) {
     listener = load_seccomp_program(*plan.seccomp_kill);
   }
   if (listener < 0) reporter.fail(ChildStage::kSeccomp);
-  if (!reporter.ready(listener)) reporter.fail(ChildStage::kSendSeccompListener);
+  if (!reporter.ready(listener)) reporter.fail(ChildStage::kSendReady);
   if (listener > 0) close(listener);
 
   // 10. User code.
   if (options.entry) {
-    close(reporter.report_fd);  // EOF: setup succeeded
+    close(reporter.report_fd);  // EOF after the ready record: user code runs
     _exit(options.entry(options.entry_arg));
   }
   execve(plan.argv[0], plan.argv, plan.envp);

@@ -55,7 +55,8 @@ bool wait_readable(int fd, int pidfd, int logs, LogTail* tail,
 void drain(int fd, LogTail* tail) {
   char buffer[4096];
   ssize_t n;
-  while ((n = read(fd, buffer, sizeof buffer)) > 0) tail->append(std::string_view(buffer, n));
+  while ((n = retry_eintr([&] { return read(fd, buffer, sizeof buffer); })) > 0)
+    tail->append(std::string_view(buffer, n));
 }
 
 Result<UniqueFd> sealed_memfd(const std::string& bytes) {
@@ -63,7 +64,8 @@ Result<UniqueFd> sealed_memfd(const std::string& bytes) {
   if (!fd) return os_error("memfd_create", "code bundle");
   size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = write(fd.get(), bytes.data() + done, bytes.size() - done);
+    ssize_t n =
+        retry_eintr([&] { return write(fd.get(), bytes.data() + done, bytes.size() - done); });
     if (n < 0) return os_error("write", "code bundle memfd");
     done += static_cast<size_t>(n);
   }
@@ -171,6 +173,15 @@ Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(ZygoteOptions option
   if (!report) return std::unexpected(report.error());
   if (report->failed)
     return std::unexpected(describe_child_failure(report->failure, zygote->options_.agent_path));
+  if (!report->ready) {
+    // EOF without the ready record: the child died before its exec, without
+    // a report. Its end (once the kernel has finished it) says how.
+    if (!zygote->process_.wait_for_end(zygote->options_.command_timeout_ms))
+      zygote->process_.kill();
+    return plain_error("start " + runtime + " zygote",
+                       "ended before the exec of " + zygote->options_.agent_path +
+                           " without a report: " + zygote->process_.end_description());
+  }
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(zygote->options_.ready_timeout_ms);
   if (!wait_readable(zygote->control_.get(), zygote->process_.pidfd(), -1, nullptr, deadline)) {
@@ -180,6 +191,8 @@ Result<std::unique_ptr<RuntimeZygote>> RuntimeZygote::start(ZygoteOptions option
   }
   agent::ZygoteReady ready;
   if (auto r = receive_packet(zygote->control_.get(), ready); !r) {
+    // A closed channel is the agent dying: describe its end, not "running".
+    (void)zygote->process_.wait_for_end(zygote->options_.command_timeout_ms);
     return plain_error("start " + runtime + " zygote",
                        r.error().message() + "; " + zygote->process_.end_description());
   }
@@ -235,8 +248,11 @@ Result<void> write_proc_file(pid_t pid, const char* name, const std::string& tex
   const std::string path = "/proc/" + std::to_string(pid) + "/" + name;
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd) return os_error("open", path);
-  if (write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-    return os_error("write", path);
+  // A proc id-map file takes its whole text in one write, or nothing.
+  const ssize_t written = retry_eintr([&] { return write(fd.get(), text.data(), text.size()); });
+  if (written < 0) return os_error("write", path);
+  if (written != static_cast<ssize_t>(text.size()))
+    return plain_error("write " + path, "short write of " + std::to_string(written) + " bytes");
   return {};
 }
 
@@ -272,7 +288,8 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
   UniqueFd log_read(log_pipe[0]), log_write(log_pipe[1]);
   // Never block on the logs: an init that leaves a background process
   // holding the pipe must not hang the load.
-  fcntl(log_read.get(), F_SETFL, O_NONBLOCK);
+  if (fcntl(log_read.get(), F_SETFL, O_NONBLOCK) != 0)
+    return os_error("set O_NONBLOCK", "init logs");
 
   // The function's own cgroup leaf, before its snapshot exists, so that a
   // machine out of cgroups fails the load before anything is forked.

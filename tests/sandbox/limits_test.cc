@@ -84,7 +84,9 @@ TEST_F(LimitsTest, DoubleForkedDaemonDiesWithTheSandbox) {
   auto run = run_probe({"daemonize", marker});
   ASSERT_TRUE(run.outcome.has_value()) << run.outcome.error().message();
   EXPECT_EQ(run.outcome->kind, OutcomeKind::kExited) << run.outcome->describe();
-  EXPECT_TRUE(succeeded(run.output)) << run.output;
+  // "ok" only once the daemon has exec'd with the marker: without it, an
+  // empty process list below would prove nothing.
+  ASSERT_TRUE(succeeded(run.output)) << "the daemon never started: " << run.output;
   EXPECT_TRUE(host_processes_with(marker).empty()) << "the daemon outlived its sandbox";
 }
 
@@ -100,17 +102,14 @@ TEST_F(LimitsTest, DaemonIsRunningWhileTheSandboxLives) {
         spec.clear_argv();
         spec.add_argv("/usr/bin/sh");
         spec.add_argv("-c");
-        spec.add_argv("/var/task/sandbox_probe daemonize \"$0\"; sleep 5");
+        spec.add_argv("/var/task/sandbox_probe daemonize \"$0\"; sleep 60");
         spec.add_argv(marker);
       },
       pipe_fds[1]);
   close(pipe_fds[1]);
   ASSERT_TRUE(sandbox.has_value()) << sandbox.error().message();
-  bool seen = false;
-  for (int i = 0; i < 100 && !seen; ++i) {
-    seen = !host_processes_with(marker).empty();
-    if (!seen) usleep(20000);
-  }
+  const bool seen =
+      wait_until([&] { return !host_processes_with(marker).empty(); }, std::chrono::seconds(30));
   close(pipe_fds[0]);
   EXPECT_TRUE(seen);
   ASSERT_TRUE(sandbox->kill().has_value());

@@ -5,8 +5,18 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
 namespace sprout::testing {
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 void SandboxTest::SetUp() {
   if (geteuid() != 0) GTEST_SKIP() << "sandbox tests run as root (cgroups, id maps to uid 65534)";

@@ -199,19 +199,41 @@ int spin() {
 }
 
 // Double fork: the grandchild leaves its session and re-execs itself with a
-// marker the test looks for on the host afterwards.
+// marker the test looks for on the host afterwards. Prints "ok <child pid>"
+// only once the grandchild has exec'd (the close-on-exec pipe it holds
+// closed without a word), "err <ERRNO>" when it never got there: a test that
+// finds no daemon afterwards then knows there was one to kill.
 int daemonize(const char* marker) {
+  int started[2];
+  if (pipe2(started, O_CLOEXEC) != 0) return report(-1);
   pid_t child = fork();
+  if (child < 0) return report(-1);
   if (child == 0) {
+    close(started[0]);
     setsid();
-    if (fork() == 0) {
+    pid_t grandchild = fork();
+    if (grandchild == 0) {
       execl("/proc/self/exe", "sandbox_probe", "sleep-forever", marker, nullptr);
+    }
+    if (grandchild <= 0) {  // the fork or the exec failed: say why
+      int err = errno;
+      [[maybe_unused]] auto written = write(started[1], &err, sizeof err);
       _exit(1);
     }
     _exit(0);
   }
+  close(started[1]);
   waitpid(child, nullptr, 0);
-  usleep(100 * 1000);  // let the grandchild exec
+  int err = 0;
+  ssize_t n;
+  do {
+    n = read(started[0], &err, sizeof err);
+  } while (n < 0 && errno == EINTR);
+  close(started[0]);
+  if (n != 0) {
+    errno = n == static_cast<ssize_t>(sizeof err) ? err : EIO;
+    return report(-1);
+  }
   return report(child);
 }
 

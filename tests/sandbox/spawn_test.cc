@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sandbox/seccomp_policy.h"
 #include "tests/sandbox/sandbox_fixture.h"
 
 namespace sprout::testing {
@@ -40,6 +41,37 @@ TEST_F(SpawnTest, MissingProgramNamesExecve) {
   ASSERT_FALSE(run.outcome.has_value());
   EXPECT_EQ(run.outcome.error().message().rfind("execve /var/task/nope: ENOENT", 0), 0u)
       << run.outcome.error().message();
+}
+
+TEST_F(SpawnTest, ChildDyingInItsSetupWithoutAReportIsAnError) {
+  // A child that dies during its setup without a word closes its report
+  // channel just as one that reached exec does. Made to die so here: a
+  // seccomp program that kills the process at its next sendmsg, which is the
+  // child sending its ready record, the last step before exec.
+  static const SeccompRule kKillAtSendmsg[] = {
+      {"sendmsg", SeccompAction::kFatal, 0, -1, 0, 0, "the test's injected death"}};
+  auto killing = compile_seccomp_policy(kKillAtSendmsg, FatalMode::kKillProcess);
+  ASSERT_TRUE(killing.has_value()) << killing.error().message();
+  sandbox::SandboxSpec spec;
+  spec.set_code_dir(code_dir_);
+  spec.add_argv("/var/task/sandbox_probe");
+  spec.add_argv("exit");
+  spec.add_argv("0");
+  auto prepared = prepare_sandbox(spec, pool_.get());
+  ASSERT_TRUE(prepared.has_value()) << prepared.error().message();
+  // Test-only fault injection into the child plan (the object was made
+  // non-const by prepare_sandbox, and only this test uses it).
+  auto& plan = const_cast<PreparedSandbox&>(**prepared).child;
+  plan.seccomp_notify = &*killing;
+  plan.seccomp_kill = &*killing;
+  auto sandbox = spawn_sandbox(**prepared, {.cgroups = pool_.get()});
+  ASSERT_FALSE(sandbox.has_value()) << "a child that died in its setup was taken for a sandbox";
+  EXPECT_EQ(sandbox.error().message(),
+            "sandbox setup: ended during its setup without a report (killed by signal SYS)");
+  // Reaped, and its cgroup leaf back in the pool.
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+  EXPECT_EQ(pool_->idle_count(), 1u);
 }
 
 TEST_F(SpawnTest, RelativePathsAreRefusedBeforeClone) {

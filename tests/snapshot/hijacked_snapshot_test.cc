@@ -13,6 +13,7 @@
 #include "agent/proto/agent_protocol.pb.h"
 #include "protocol/message_channel.h"
 #include "snapshot/function_snapshot.h"
+#include "tests/snapshot/snapshot_fixture.h"
 
 namespace sprout::testing {
 namespace {
@@ -76,12 +77,8 @@ TEST(HijackedSnapshot, PidfdOfAProcessThatIsNotItsChildIsRefused) {
   ASSERT_FALSE(result.has_value());
   EXPECT_NE(result.error().message().find("is not a child of its snapshot"), std::string::npos)
       << result.error().message();
-  bool dead = false;
-  for (int i = 0; i < 100 && !dead; ++i) {
-    dead = !snapshot->alive();
-    if (!dead) usleep(10 * 1000);
-  }
-  EXPECT_TRUE(dead) << "a snapshot that lies is killed";
+  EXPECT_TRUE(wait_until([&] { return !snapshot->alive(); }, std::chrono::seconds(30)))
+      << "a snapshot that lies is killed";
 }
 
 TEST(HijackedSnapshot, PidfdOfAChildOutsideItsUserNamespaceIsRefusedAndLeftAlone) {
