@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "tests/e2e/daemon_fixture.h"
+#include "tests/e2e/process_scan.h"
+#include "tests/e2e/raw_client.h"
 
 namespace sprout::testing {
 namespace {
@@ -30,47 +32,21 @@ char process_state(pid_t pid) {
                                                                             : text[close_paren + 2];
 }
 
-class RobustnessTest : public DaemonTest {
- protected:
-  int raw_connect() {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    strncpy(address.sun_path, socket_.c_str(), sizeof address.sun_path - 1);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    return fd;
-  }
-  static void send_frame(int fd, const std::string& body) {
-    uint32_t length = htonl(static_cast<uint32_t>(body.size()));
-    std::string frame(reinterpret_cast<const char*>(&length), 4);
-    frame += body;
-    ASSERT_EQ(write(fd, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
-  }
-  static std::optional<api::Response> read_response(int fd) {
-    uint32_t length;
-    if (recv(fd, &length, 4, MSG_WAITALL) != 4) return std::nullopt;
-    std::string body(ntohl(length), '\0');
-    if (recv(fd, body.data(), body.size(), MSG_WAITALL) != static_cast<ssize_t>(body.size()))
-      return std::nullopt;
-    api::Response response;
-    if (!response.ParseFromString(body)) return std::nullopt;
-    return response;
-  }
-};
+class RobustnessTest : public DaemonTest {};
 
 TEST_F(RobustnessTest, MalformedAndUnknownFramesGetClearErrorsAndTheConnectionLives) {
   start_daemon();
-  int fd = raw_connect();
-  send_frame(fd, "\xff\xff\xff garbage that is no protobuf");
-  auto malformed = read_response(fd);
+  RawConnection raw(socket_);
+  ASSERT_TRUE(raw.send_frame("\xff\xff\xff garbage that is no protobuf"));
+  auto malformed = raw.read_response();
   ASSERT_TRUE(malformed);
   EXPECT_EQ(malformed->status(), api::INVALID_ARGUMENT);
   EXPECT_EQ(malformed->error(), "malformed request: not a sprout.api.Request message");
 
   api::Request empty;
   empty.set_id(77);
-  send_frame(fd, empty.SerializeAsString());
-  auto unknown = read_response(fd);
+  ASSERT_TRUE(raw.send_request(empty));
+  auto unknown = raw.read_response();
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->id(), 77u);
   EXPECT_EQ(unknown->status(), api::INVALID_ARGUMENT);
@@ -78,26 +54,23 @@ TEST_F(RobustnessTest, MalformedAndUnknownFramesGetClearErrorsAndTheConnectionLi
   api::Request health;
   health.set_id(78);
   health.mutable_health();
-  send_frame(fd, health.SerializeAsString());
-  auto fine = read_response(fd);
+  ASSERT_TRUE(raw.send_request(health));
+  auto fine = raw.read_response();
   ASSERT_TRUE(fine);
   EXPECT_EQ(fine->id(), 78u);
   EXPECT_TRUE(fine->health().serving());
-  close(fd);
 }
 
 TEST_F(RobustnessTest, OversizedFrameIsRefusedUnreadAndTheDaemonServesOthers) {
   start_daemon();
-  int fd = raw_connect();
-  uint32_t huge = htonl(1u << 30);  // announces 1 GiB, sends none of it
-  ASSERT_EQ(write(fd, &huge, 4), 4);
-  auto refused = read_response(fd);
+  RawConnection raw(socket_);
+  const uint32_t huge = htonl(1u << 30);  // announces 1 GiB, sends none of it
+  ASSERT_TRUE(raw.send_bytes({reinterpret_cast<const char*>(&huge), 4}));
+  auto refused = raw.read_response();
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status(), api::PAYLOAD_TOO_LARGE);
   EXPECT_EQ(refused->error(), "frame of 1073741824 bytes over the limit of 6356992");
-  char byte;
-  EXPECT_EQ(recv(fd, &byte, 1, 0), 0) << "then the connection is closed";
-  close(fd);
+  EXPECT_TRUE(raw.wait_closed()) << "then the connection is closed";
   auto client = connect();
   EXPECT_TRUE(client->health().has_value());
 }
@@ -109,15 +82,21 @@ TEST_F(RobustnessTest, ClientDisconnectingMidInvocationKillsItsSandbox) {
   {
     auto client = connect();
     auto pending = client->invoke_async("sleeper", "{}");
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    EXPECT_EQ(client->health()->live_sandboxes(), 1u);
+    // However slow the fork, the call holds exactly one sandbox while it runs.
+    auto live_sandboxes = [](Client& asked) {
+      auto health = asked.health();
+      return health ? static_cast<int>(health->live_sandboxes()) : -1;
+    };
+    EXPECT_TRUE(wait_until([&] { return live_sandboxes(*client) == 1; }, std::chrono::seconds(30)))
+        << "the invocation never started; live sandboxes: " << live_sandboxes(*client);
   }  // the client goes away mid-invocation
   auto observer = connect();
-  bool released = false;
-  for (int i = 0; i < 100 && !released; ++i) {
-    released = observer->health()->live_sandboxes() == 0;
-    if (!released) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const bool released = wait_until(
+      [&] {
+        auto health = observer->health();
+        return health && health->live_sandboxes() == 0;
+      },
+      std::chrono::seconds(30));
   EXPECT_TRUE(released) << "the sandbox of a vanished client was killed";
   auto stats = observer->stats("sleeper");
   ASSERT_TRUE(stats.has_value());
@@ -155,11 +134,9 @@ TEST_F(RobustnessTest, LeftoversOfACrashedDaemonAreCleanedUp) {
   std::filesystem::create_directories(state_ + "/functions/survivor/v3.partial");
   // Zygotes and snapshots die with their supervisor (PR_SET_PDEATHSIG).
   for (pid_t child : children) {
-    bool gone = false;
-    for (int i = 0; i < 100 && !gone; ++i) {
-      gone = kill(child, 0) != 0 || process_state(child) == 'Z';
-      if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    const bool gone =
+        wait_until([child] { return kill(child, 0) != 0 || process_state(child) == 'Z'; },
+                   std::chrono::seconds(30));
     EXPECT_TRUE(gone) << "child " << child << " outlived its sproutd";
   }
   EXPECT_TRUE(std::filesystem::exists(socket_)) << "a crash leaves the socket";
@@ -181,8 +158,17 @@ TEST_F(RobustnessTest, DeadZygoteAndSnapshotAreRebuilt) {
   deploy_python("phoenix", "def handler(event, context):\n    return 'again'\n", {"--no-prefork"});
   auto client = connect();
   EXPECT_EQ(client->invoke("phoenix", "{}")->status(), api::OK);
-  for (pid_t child : daemon_children()) kill(child, SIGKILL);  // zygote and snapshot
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto children = daemon_children();  // zygote and snapshot
+  EXPECT_GE(children.size(), 2u);
+  for (pid_t child : children) kill(child, SIGKILL);
+  // Dead (a zombie until sproutd reaps it) before the next call, however
+  // long the kernel takes to end a pid namespace: the call must then
+  // rebuild, not meet a half-dead snapshot.
+  for (pid_t child : children) {
+    EXPECT_TRUE(wait_until([child] { return kill(child, 0) != 0 || process_state(child) == 'Z'; },
+                           std::chrono::seconds(30)))
+        << "child " << child << " survived SIGKILL";
+  }
   auto next = client->invoke("phoenix", "{}");
   ASSERT_TRUE(next.has_value()) << next.error().message;
   EXPECT_EQ(next->status(), api::OK) << next->detail();
@@ -286,13 +272,12 @@ TEST_F(RobustnessTest, ConfigFileInTextFormatIsApplied) {
                                              "max_frame_bytes: 4096\n"
                                              "queue_timeout_ms: 100\n");
   start_daemon({"--config", config});
-  int fd = raw_connect();
-  uint32_t announced = htonl(5000);
-  ASSERT_EQ(write(fd, &announced, 4), 4);
-  auto refused = read_response(fd);
+  RawConnection raw(socket_);
+  const uint32_t announced = htonl(5000);
+  ASSERT_TRUE(raw.send_bytes({reinterpret_cast<const char*>(&announced), 4}));
+  auto refused = raw.read_response();
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->error(), "frame of 5000 bytes over the limit of 4096");
-  close(fd);
 }
 
 TEST_F(RobustnessTest, MalformedConfigFileIsAClearError) {
@@ -326,14 +311,12 @@ TEST_F(RobustnessTest, PeersNotAllowedBySoPeercredAreRefused) {
     // meet a closed socket, which is not what this test is about.
     (void)signal(SIGPIPE, SIG_IGN);
     if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(1);
-    int fd = raw_connect();
+    RawConnection raw(socket_);
     api::Request health;
     health.set_id(1);
     health.mutable_health();
-    std::string body = health.SerializeAsString();
-    uint32_t length = htonl(static_cast<uint32_t>(body.size()));
-    [[maybe_unused]] auto sent = write(fd, &length, 4) + write(fd, body.data(), body.size());
-    auto response = read_response(fd);
+    (void)raw.send_request(health);  // may meet the closed socket: see above
+    auto response = raw.read_response();
     std::string text =
         response ? api::Status_Name(response->status()) + ": " + response->error() : "no answer";
     [[maybe_unused]] auto n = write(report[1], text.data(), text.size());

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "tests/e2e/daemon_fixture.h"
+#include "tests/e2e/process_scan.h"
 
 namespace sprout::testing {
 namespace {
@@ -106,14 +107,33 @@ TEST_F(StatusTest, BurstBeyondConcurrencyAndQueueIsThrottled) {
 
 TEST_F(StatusTest, DrainingDaemonFinishesWorkAndRefusesNewCalls) {
   start_daemon();
+  // Long enough that the steps below, each waited for, end well inside it.
   deploy_python(
       "slow",
-      "import time\ndef handler(event, context):\n    time.sleep(0.8)\n    return 'finished'\n");
+      "import time\ndef handler(event, context):\n    time.sleep(5)\n    return 'finished'\n",
+      {"--no-prefork", "--timeout-ms", "60000"});
   auto client = connect();
   auto running = client->invoke_async("slow", "{}");
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The call runs (it holds its sandbox) before the drain begins...
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto health = client->health();
+        return health && health->live_sandboxes() == 1;
+      },
+      std::chrono::seconds(30)))
+      << "the call never started";
   kill(daemon_, SIGTERM);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // ...and the daemon is draining (it refuses every new call, health too)
+  // before the next call is made.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto health = client->health();
+        return !health && health.error().status == api::UNAVAILABLE;
+      },
+      std::chrono::seconds(30)))
+      << "sproutd never began to drain";
+  EXPECT_FALSE(running.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+      << "the call ended before the drain was seen: the checks below prove nothing";
   auto refused = client->invoke("slow", "{}");
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().status, api::UNAVAILABLE);
