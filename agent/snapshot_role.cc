@@ -314,7 +314,12 @@ void run_function_snapshot(Runtime& runtime, int control_fd, int log_fd) {
   for (;;) {
     reap_children();
     pollfd watched[2] = {{control_fd, POLLIN, 0}, {children.get(), POLLIN, 0}};
-    if (poll(watched, children ? 2 : 1, -1) < 0) continue;
+    if (poll(watched, children ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      // A snapshot that cannot watch its channel ends (sproutd sees it and
+      // rebuilds it) rather than spin through its CPU quota.
+      _exit(1);
+    }
     if (watched[1].revents & POLLIN) {
       signalfd_siginfo info[8];
       while (read(children.get(), info, sizeof info) > 0) {

@@ -214,8 +214,13 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox(uint32_t deadline_ms) {
   // not reused), hence the process placed was the sandbox.
   if (lease) {
     if (auto placed = lease->add_process(*pid); !placed) return std::unexpected(placed.error());
-    if (!process_alive(sandbox.pidfd()))
-      return plain_error("fork sandbox", "the sandbox ended before its placement");
+    if (!process_alive(sandbox.pidfd())) {
+      // It ended in its own setup (sethostname refused, say), before any
+      // function code: no go is due, and its setup record, which the
+      // invocation reads from the channel, says why it ended.
+      return ReadySandbox{std::move(sandbox), std::move(channel), std::move(logs),
+                          elapsed_us(begin)};
+    }
     sandbox.adopt_cgroup(std::move(lease));
   }
   const char go = agent::kPlacedByteValue;
