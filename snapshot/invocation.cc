@@ -11,6 +11,7 @@
 #include <optional>
 #include <string_view>
 
+#include "host/process_counters.h"
 #include "protocol/frame.h"
 #include "protocol/frame_reader.h"
 #include "protocol/limits.h"
@@ -327,6 +328,12 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
     // Answered. Its logs were flushed before the answer, so the pipe holds
     // them all; usage is read now, while the leaf still accounts for it.
     Outcome answered;
+    if (auto counters = read_process_counters(sandbox.pid())) {
+      result.metrics.minor_faults = counters->minor_faults;
+      result.metrics.major_faults = counters->major_faults;
+      result.metrics.voluntary_switches = counters->voluntary_switches;
+      result.metrics.involuntary_switches = counters->involuntary_switches;
+    }
     if (SandboxCgroup* cgroup = sandbox.cgroup()) {
       CgroupUsage usage = cgroup->read_usage();
       answered.cpu_time_us = usage.cpu_time_us;

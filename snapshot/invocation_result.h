@@ -29,6 +29,10 @@ struct InvocationMetrics {
   // hooks and warm-up in a pre-forked sandbox): function code, so billed.
   uint64_t prerequest_cpu_us = 0;
   bool preforked = false;
+  // What the sandbox process cost from its fork to its answer (host/
+  // process_counters.h); zero when it ended without answering.
+  uint64_t minor_faults = 0, major_faults = 0;
+  uint64_t voluntary_switches = 0, involuntary_switches = 0;
 };
 
 struct InvocationResult {

@@ -65,6 +65,10 @@ void fill_invoke_response(InvocationResult result, api::InvokeResponse* invoke) 
   metrics->set_peak_memory_bytes(measured.peak_memory_bytes);
   metrics->set_preforked(measured.preforked);
   metrics->set_prerequest_cpu_us(measured.prerequest_cpu_us);
+  metrics->set_minor_faults(measured.minor_faults);
+  metrics->set_major_faults(measured.major_faults);
+  metrics->set_voluntary_context_switches(measured.voluntary_switches);
+  metrics->set_involuntary_context_switches(measured.involuntary_switches);
   metrics->set_billed_ms(billed_milliseconds(measured.run_us, measured.prerequest_cpu_us));
 }
 

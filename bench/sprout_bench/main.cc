@@ -239,6 +239,10 @@ Sample invoke_sample(Client& client, const std::string& function, const Workload
   sample.fork_us = metrics.fork_us();
   sample.run_us = metrics.run_us();
   sample.daemon_total_us = metrics.total_us();
+  sample.minor_faults = metrics.minor_faults();
+  sample.major_faults = metrics.major_faults();
+  sample.context_switches =
+      metrics.voluntary_context_switches() + metrics.involuntary_context_switches();
   return sample;
 }
 
@@ -260,8 +264,12 @@ std::vector<Sample> run_sprout(const Options& options, const Workload& workload,
       options.concurrency, options.invocations, workload.name + " " + mode,
       [&] { return Client::connect(options.socket); },
       [&](ClientResult<std::unique_ptr<Client>>& client, int) {
-        if (!client)
-          return Sample{workload.name, mode, 0, 0, 0, 0, 0, false, client.error().message};
+        if (!client) {
+          Sample failed{.workload = workload.name, .mode = mode};
+          failed.ok = false;
+          failed.error = client.error().message;
+          return failed;
+        }
         if (mode == "pooled" && options.pace_ms > 0)
           std::this_thread::sleep_for(std::chrono::milliseconds(options.pace_ms));
         return invoke_sample(**client, function, workload, mode);
@@ -867,7 +875,7 @@ int main(int argc, char** argv) {
                 rows, skipped, cold_p50);
     for (const char* mode_name : {"sprout-cold", "sprout-pooled"}) {
       const std::string mode = mode_name;
-      std::vector<uint64_t> queue, fork, run, total, latency;
+      std::vector<uint64_t> queue, fork, run, total, latency, faults, major, switches;
       for (const auto& s : samples) {
         if (s.mode != mode || !s.ok) continue;
         queue.push_back(s.queue_us);
@@ -875,6 +883,9 @@ int main(int argc, char** argv) {
         run.push_back(s.run_us);
         total.push_back(s.daemon_total_us);
         latency.push_back(s.latency_us);
+        faults.push_back(s.minor_faults);
+        major.push_back(s.major_faults);
+        switches.push_back(s.context_switches);
       }
       if (latency.empty()) continue;
       std::printf(
@@ -884,6 +895,11 @@ int main(int argc, char** argv) {
           mode.c_str(), (unsigned long long)median(queue), (unsigned long long)median(fork),
           (unsigned long long)median(run), (unsigned long long)median(total),
           (unsigned long long)median(latency));
+      std::printf(
+          "  %s costs per invocation (medians, the sandbox's kernel counters from fork to "
+          "answer): %llu minor + %llu major page faults, %llu context switches\n",
+          mode.c_str(), (unsigned long long)median(faults), (unsigned long long)median(major),
+          (unsigned long long)median(switches));
     }
     write_cdf_svg(options.out + "/cdf-" + workload.name + ".svg", "workload " + workload.name,
                   samples);

@@ -17,6 +17,9 @@ struct Sample {
   uint64_t latency_us = 0;  // wall time seen by the caller
   // sprout only, from the response's metrics:
   uint64_t queue_us = 0, fork_us = 0, run_us = 0, daemon_total_us = 0;
+  // The sandbox's own kernel counters, fork to answer: counts travel
+  // between machines where times do not.
+  uint64_t minor_faults = 0, major_faults = 0, context_switches = 0;
   bool ok = true;
   std::string error;
 };

@@ -21,6 +21,34 @@ TEST_F(PythonRuntimeTest, HelloExampleAnswers) {
   EXPECT_GT(result.metrics.fork_us, 0u);
 }
 
+// The kernel's counters of the sandbox reach the metrics: a handler that
+// blocks 20 times makes at least 20 voluntary context switches, and one
+// that writes 32 MiB takes more page faults than one that returns at once.
+TEST_F(PythonRuntimeTest, MetricsCarryTheSandboxsFaultsAndContextSwitches) {
+  auto def = python_function(
+      "import time\n"
+      "def h(event, context):\n"
+      "    if event.get('sleep'):\n"
+      "        for _ in range(20):\n"
+      "            time.sleep(0.001)\n"
+      "    if event.get('touch'):\n"
+      "        block = bytearray(32 << 20)\n"
+      "        for i in range(0, len(block), 4096):\n"
+      "            block[i] = 1\n"
+      "    return 1\n",
+      "fn.h");
+  auto snapshot = load_ok(def);
+  ASSERT_TRUE(snapshot);
+  auto idle = invoke(*snapshot, "{}");
+  auto sleeper = invoke(*snapshot, R"({"sleep": true})");
+  auto toucher = invoke(*snapshot, R"({"touch": true})");
+  for (const auto* result : {&idle, &sleeper, &toucher})
+    ASSERT_EQ(result->status, InvocationStatus::kOk) << result->detail << result->logs;
+  EXPECT_GT(idle.metrics.minor_faults, 0u) << "a forked sandbox writes at least its stack";
+  EXPECT_GE(sleeper.metrics.voluntary_switches, 20u);
+  EXPECT_GT(toucher.metrics.minor_faults, idle.metrics.minor_faults);
+}
+
 TEST_F(PythonRuntimeTest, UnmodifiedLambdaHandlerSeesEveryContextField) {
   auto def =
       python_function(read_file(SPROUT_EXAMPLES_DIR "/python/lambda-context/lambda_function.py"),
