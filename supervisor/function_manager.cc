@@ -418,6 +418,7 @@ void FunctionManager::maintenance_pass() {
   // After the drops above, so that a zygote whose last snapshot was just
   // dropped stops in the same pass.
   zygotes_.stop_unpinned();
+  zygotes_.reap_dead();
 }
 
 }  // namespace sprout::supervisor

@@ -145,6 +145,24 @@ size_t ZygoteTable::stop_unpinned() {
   return stopping.size();
 }
 
+size_t ZygoteTable::reap_dead() {
+  std::vector<std::shared_ptr<RuntimeZygote>> dead;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [key, entry] : entries_)
+      if (entry->zygote && !entry->zygote->alive()) dead.push_back(std::move(entry->zygote));
+  }
+  // Outside the lock: reaping waits for the process. A load that holds the
+  // zygote keeps it until it is done with it.
+  for (auto& zygote : dead) {
+    log_line(LogLevel::kWarning,
+             describe(*zygote) + " " + zygote->end_description() +
+                 "; reaped (the next load starts a new one)");
+    zygote.reset();
+  }
+  return dead.size();
+}
+
 size_t ZygoteTable::live_zygotes() {
   std::lock_guard lock(mutex_);
   size_t live = 0;

@@ -79,6 +79,10 @@ class ZygoteTable {
 
   // Stops the zygotes that no pin holds; returns how many.
   size_t stop_unpinned();
+  // Reaps the zygotes that died (killed from outside, crashed), so that no
+  // zombie waits for its tenant's next load and its host id goes back to
+  // the range; the next load starts a new one. Returns how many.
+  size_t reap_dead();
 
   size_t live_zygotes();
   size_t host_ids_in_use();
