@@ -264,7 +264,12 @@ Result<InvocationResult> FunctionSnapshot::invoke(const InvocationRequest& reque
   }
   const uint32_t timeout_ms = request.timeout_ms ? request.timeout_ms : definition_.timeout_ms;
   if (!ready) {
-    auto forked = fork_sandbox(std::min(definition_.fork_timeout_ms, timeout_ms));
+    // The fork's own deadline, not the function's timeout (which starts
+    // when the request is delivered): a fork slowed by a loaded host must
+    // not cost the snapshot, which a missed deadline kills, and with it
+    // every call in flight. Only a fork held past fork_timeout_ms (a
+    // function's blocking before-fork hook) ends it.
+    auto forked = fork_sandbox(definition_.fork_timeout_ms);
     if (!forked && forked.error().code == ErrorCode::kTimeout) {
       // The function's own code (a before-fork hook) held the fork past the
       // deadline: the invocation timed out, the snapshot is gone.

@@ -266,6 +266,28 @@ TEST_F(RobustnessTest, NothingIsLeftAfterShutdown) {
 namespace sprout::testing {
 namespace {
 
+// Provokes a fork slower than the function's own timeout (a before-fork
+// hook of 500 ms, a timeout of 200 ms), as a loaded host makes one. The
+// fork has its own deadline (fork_timeout_ms); the function's timeout
+// starts with its request. Before, the fork waited at most the function's
+// timeout: the call ended TIMEOUT and the snapshot was killed.
+TEST_F(RobustnessTest, ForkSlowerThanTheFunctionsTimeoutCostsNeitherTheCallNorTheSnapshot) {
+  start_daemon();
+  deploy_python("hooked",
+                "import os, time\n"
+                "os.register_at_fork(before=lambda: time.sleep(0.5))\n"
+                "def handler(event, context):\n    return 'ran'\n",
+                {"--no-prefork", "--timeout-ms", "200"});
+  auto client = connect();
+  for (int i = 0; i < 2; ++i) {
+    auto answer = client->invoke("hooked", "{}");
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status(), api::OK) << answer->detail();
+    EXPECT_GE(answer->metrics().fork_us(), 500000u);
+  }
+  EXPECT_EQ(read_text(daemon_log_).find("killed"), std::string::npos) << read_text(daemon_log_);
+}
+
 TEST_F(RobustnessTest, ConfigFileInTextFormatIsApplied) {
   const std::string config = write_temp_file("sproutd.conf",
                                              "# a DaemonConfig in protobuf text format\n"
