@@ -13,6 +13,10 @@ const std::regex kPythonHandler(
 const std::regex kBundlePath("[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*");
 
 constexpr size_t kMaxEnvBytes = 4096;  // Lambda's limit for environment variables
+// std::regex matches by recursion, one level per character: a field is
+// bounded before a regex sees it, or a long one overflows a worker's stack.
+constexpr size_t kMaxHandlerBytes = 1024;
+constexpr size_t kMaxFileNameBytes = 255;
 
 }  // namespace
 
@@ -32,6 +36,7 @@ std::string validate_function_spec(const api::FunctionSpec& spec) {
   if (spec.runtime() == api::RUNTIME_UNSPECIFIED || !api::Runtime_IsValid(spec.runtime()))
     return "runtime must be python3, native or exec";
   if (spec.handler().empty()) return "handler is required";
+  if (spec.handler().size() > kMaxHandlerBytes) return "handler longer than 1024 bytes";
   if (spec.runtime() == api::PYTHON3 && !std::regex_match(spec.handler(), kPythonHandler)) {
     return "python3 handler must be module.function: '" + spec.handler() + "'";
   }
@@ -41,8 +46,9 @@ std::string validate_function_spec(const api::FunctionSpec& spec) {
   }
   if (spec.code().empty()) return "code is empty";
   if (spec.code_format() == api::SINGLE_FILE) {
-    if (!std::regex_match(spec.code_file_name(), kBundlePath) ||
-        spec.code_file_name().find('/') != std::string::npos) {
+    const std::string& file = spec.code_file_name();
+    if (file.size() > kMaxFileNameBytes || file == "." || file == ".." ||
+        !std::regex_match(file, kBundlePath) || file.find('/') != std::string::npos) {
       return "code_file_name must be a plain file name: '" + spec.code_file_name() + "'";
     }
   } else if (spec.code_format() != api::TAR) {
@@ -53,6 +59,8 @@ std::string validate_function_spec(const api::FunctionSpec& spec) {
   if (spec.timeout_ms() > 900000) return "timeout_ms must be at most 900000";
   if (spec.max_concurrency() > 1000) return "max_concurrency must be at most 1000";
   if (spec.prefork_max() > 64) return "prefork_max must be at most 64";
+  // prefork_max 0 takes max(4, prefork_min): bounded here, not there.
+  if (spec.prefork_min() > 64) return "prefork_min must be at most 64";
   if (spec.prefork_max() != 0 && spec.prefork_min() > spec.prefork_max())
     return "prefork_min must not exceed prefork_max";
   size_t env_bytes = 0;
@@ -65,7 +73,7 @@ std::string validate_function_spec(const api::FunctionSpec& spec) {
   }
   if (env_bytes > kMaxEnvBytes) return "environment larger than 4 KiB";
   for (const auto& module : spec.pre_imports()) {
-    if (!std::regex_match(module, kModule))
+    if (module.size() > kMaxHandlerBytes || !std::regex_match(module, kModule))
       return "pre_import is not a module name: '" + module + "'";
   }
   return {};

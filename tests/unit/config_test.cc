@@ -59,6 +59,15 @@ TEST(Config, DefaultsFlagsAndAnExplicitZeroIdleTtl) {
   EXPECT_NE(old.error().message().find("sandbox_uid is no longer supported"), std::string::npos)
       << old.error().message();
   EXPECT_TRUE(load({"--config", dir / "commented.conf"}).has_value());
+  // Found by fuzz_daemon_config: spellings the text parser accepts and a
+  // per-line regex missed; and a '#' inside a string is no comment.
+  for (const char* sneaky : {"sandbox_uid\n: 5\n", "python_pre_imports: \"x\"sandbox_gid: 5\n",
+                             "python_pre_imports: \"#\" sandbox_uid: 5\n"}) {
+    std::ofstream(dir / "sneaky.conf", std::ios::trunc) << sneaky;
+    EXPECT_FALSE(load({"--config", dir / "sneaky.conf"}).has_value()) << sneaky;
+  }
+  std::ofstream(dir / "quoted.conf", std::ios::trunc) << "python_pre_imports: \"sandbox_uid\"\n";
+  EXPECT_TRUE(load({"--config", dir / "quoted.conf"}).has_value()) << "a string is not a field";
   std::filesystem::remove_all(dir);
 }
 

@@ -43,6 +43,16 @@ TEST(Validation, RefusesWhatSproutdMustNotActOn) {
               s.set_prefork_max(2);
             }),
             "");
+  // Found by fuzz_request_validation: prefork_min alone bypassed the cap of
+  // 64; "." and ".." passed as file names (refused late, by the agent); a
+  // handler of 64 KiB overflowed the stack of std::regex (sproutd died).
+  EXPECT_EQ(problem([](auto& s) { s.set_prefork_min(100000); }),
+            "prefork_min must be at most 64");
+  EXPECT_NE(problem([](auto& s) { s.set_code_file_name(".."); }), "");
+  EXPECT_NE(problem([](auto& s) { s.set_code_file_name("."); }), "");
+  EXPECT_EQ(problem([](auto& s) { s.set_handler("a." + std::string(64 << 10, 'b')); }),
+            "handler longer than 1024 bytes");
+  EXPECT_NE(problem([](auto& s) { s.add_pre_imports(std::string(64 << 10, 'm')); }), "");
   api::FunctionSpec defaults = spec;
   supervisor::apply_function_defaults(defaults);
   EXPECT_EQ(defaults.memory_mb(), 128u);
