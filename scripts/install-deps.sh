@@ -11,6 +11,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps
   clang-tidy
+  # scripts/run-fuzz.sh: clang 16 (Debian 12's clang 14 cannot compile
+  # <expected>), libclang-rt-16-dev for the libFuzzer, ASan and UBSan
+  # runtimes, llvm-16 for llvm-symbolizer in sanitizer reports.
+  clang-16 libclang-rt-16-dev llvm-16
   bubblewrap runc crun criu python3-pil
 )
 

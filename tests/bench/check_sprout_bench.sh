@@ -23,7 +23,7 @@ done
 awk '/^  (sprout-[a-z]+|plain|bwrap|runc|crun) +[0-9]/ { if ($7 != 0) { print "errors in: " $0; bad = 1 } } END { exit bad }' \
   "$out/stdout" || fail "a measured mode had errors"
 grep -qE "^machine probes \(medians\): page fault \(first write\) [0-9.]+ us, copy-on-write fault [0-9.]+ us, fork\+exit [0-9.]+ us" "$out/stdout" || fail "machine probes"
-grep -qE "^page_fault,[1-9][0-9]*$" "$out/probes.csv" || fail "probes.csv"
+grep -qE "^page_fault,[1-9][0-9]*$" "$out/results/probes.csv" || fail "probes.csv"
 grep -qE "^  sprout-cold costs per invocation \(medians, .*\): [1-9][0-9]* minor \+ [0-9]+ major page faults, [0-9]+ context switches$" "$out/stdout" || fail "cost counters"
 grep -qE "^throughput hello \(python3\): [0-9]+ fresh sandboxes/s .* 0 errors" "$out/stdout" || fail "python3 throughput"
 grep -qE "^throughput native \(native\): [0-9]+ fresh sandboxes/s .* 0 errors" "$out/stdout" || fail "native throughput"
