@@ -1,6 +1,7 @@
 #include "agent/sandbox_entry.h"
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "protocol/limits.h"
@@ -24,6 +25,13 @@ int run_sandbox_entry(void* arg) {
   if (!received) return is_peer_closed(received.error()) ? 0 : 3;
   InvokeReply reply = runtime->invoke(request);
   runtime->flush_output();
+  if (rusage usage{}; getrusage(RUSAGE_SELF, &usage) == 0) {
+    SandboxUsage* reported = reply.mutable_usage();
+    reported->set_minor_faults(static_cast<uint64_t>(usage.ru_minflt));
+    reported->set_major_faults(static_cast<uint64_t>(usage.ru_majflt));
+    reported->set_voluntary_switches(static_cast<uint64_t>(usage.ru_nvcsw));
+    reported->set_involuntary_switches(static_cast<uint64_t>(usage.ru_nivcsw));
+  }
   return write_frame(kInvocationChannelFd, reply) ? 0 : 4;
 }
 

@@ -213,14 +213,16 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox(uint32_t deadline_ms) {
   // is still the sandbox's afterwards (checked alive: not yet reaped, so
   // not reused), hence the process placed was the sandbox.
   if (lease) {
-    if (auto placed = lease->add_process(*pid); !placed) return std::unexpected(placed.error());
+    auto placed = lease->add_process(*pid);
     if (!process_alive(sandbox.pidfd())) {
       // It ended in its own setup (sethostname refused, say), before any
-      // function code: no go is due, and its setup record, which the
-      // invocation reads from the channel, says why it ended.
+      // function code, and perhaps before its placement (ESRCH then): no
+      // go is due, and its setup record, which the invocation reads from
+      // the channel, says why it ended.
       return ReadySandbox{std::move(sandbox), std::move(channel), std::move(logs),
                           elapsed_us(begin)};
     }
+    if (!placed) return std::unexpected(placed.error());
     sandbox.adopt_cgroup(std::move(lease));
   }
   const char go = agent::kPlacedByteValue;

@@ -50,7 +50,7 @@ struct FunctionDefinition {
   uint32_t timeout_ms = 3000;
   // Longest wait for the snapshot to answer a fork (its before-fork hooks
   // run meanwhile); an invocation waits at most its own timeout.
-  uint32_t fork_timeout_ms = 2000;
+  uint32_t fork_timeout_ms = 10000;
   int init_timeout_ms = 10000;  // Lambda's init limit
   size_t max_log_bytes = 64 * 1024;
   size_t max_result_bytes = limits::kMaxResultBytes;

@@ -11,7 +11,6 @@
 #include <optional>
 #include <string_view>
 
-#include "host/process_counters.h"
 #include "protocol/frame.h"
 #include "protocol/frame_reader.h"
 #include "protocol/limits.h"
@@ -169,6 +168,11 @@ void classify(InvocationResult& result, const Result<Outcome>& outcome, const Ch
   }
   if (reader.reply()) {
     const auto& reply = *reader.reply();
+    const agent::SandboxUsage& usage = reply.usage();
+    result.metrics.minor_faults = usage.minor_faults();
+    result.metrics.major_faults = usage.major_faults();
+    result.metrics.voluntary_switches = usage.voluntary_switches();
+    result.metrics.involuntary_switches = usage.involuntary_switches();
     if (reply.kind() == agent::InvokeReply::OK) {
       if (reply.result().size() > definition.max_result_bytes) {
         result.status = InvocationStatus::kFunctionError;
@@ -328,12 +332,6 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
     // Answered. Its logs were flushed before the answer, so the pipe holds
     // them all; usage is read now, while the leaf still accounts for it.
     Outcome answered;
-    if (auto counters = read_process_counters(sandbox.pid())) {
-      result.metrics.minor_faults = counters->minor_faults;
-      result.metrics.major_faults = counters->major_faults;
-      result.metrics.voluntary_switches = counters->voluntary_switches;
-      result.metrics.involuntary_switches = counters->involuntary_switches;
-    }
     if (SandboxCgroup* cgroup = sandbox.cgroup()) {
       CgroupUsage usage = cgroup->read_usage();
       answered.cpu_time_us = usage.cpu_time_us;

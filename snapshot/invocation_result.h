@@ -29,8 +29,8 @@ struct InvocationMetrics {
   // hooks and warm-up in a pre-forked sandbox): function code, so billed.
   uint64_t prerequest_cpu_us = 0;
   bool preforked = false;
-  // What the sandbox process cost from its fork to its answer (host/
-  // process_counters.h); zero when it ended without answering.
+  // What the sandbox cost from its fork to its answer, as it reports it
+  // (getrusage): diagnostics, never billed; zero when it did not answer.
   uint64_t minor_faults = 0, major_faults = 0;
   uint64_t voluntary_switches = 0, involuntary_switches = 0;
 };

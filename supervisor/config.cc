@@ -98,7 +98,7 @@ std::string usage_text() {
          "               [--max-connections N] [--frame-timeout-ms N]\n"
          "defaults: --socket /run/sprout/sprout.sock --state-dir /var/lib/sprout\n"
          "          --host-id-first 3000000000 --host-id-count 65536\n"
-         "          --snapshot-idle-ttl-s 600 (0: never evict) --fork-timeout-ms 2000\n"
+         "          --snapshot-idle-ttl-s 600 (0: never evict) --fork-timeout-ms 10000\n"
          "          --prefork-threads 4 --max-connections 1024 --frame-timeout-ms 10000\n"
          "The config file is a DaemonConfig (supervisor/proto/daemon_config.proto) in text "
          "format.\n";
@@ -118,7 +118,7 @@ void apply_config_defaults(DaemonConfig& config) {
   if (config.host_id_count() == 0) config.set_host_id_count(kDefaultHostIdCount);
   // Presence, not zero: an explicit 0 means "never evict".
   if (!config.has_snapshot_idle_ttl_s()) config.set_snapshot_idle_ttl_s(kDefaultSnapshotIdleTtlS);
-  if (config.fork_timeout_ms() == 0) config.set_fork_timeout_ms(2000);
+  if (config.fork_timeout_ms() == 0) config.set_fork_timeout_ms(10000);
   if (config.prefork_threads() == 0) config.set_prefork_threads(4);
   if (config.max_connections() == 0) config.set_max_connections(1024);
   if (config.frame_timeout_ms() == 0) config.set_frame_timeout_ms(10000);

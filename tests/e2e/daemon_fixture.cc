@@ -1,5 +1,7 @@
 #include "tests/e2e/daemon_fixture.h"
 
+#include "tests/support/sproutd_launch.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -40,34 +42,13 @@ void DaemonTest::TearDown() {
 }
 
 void DaemonTest::start_daemon(const std::vector<std::string>& flags) {
-  int ready[2];
-  ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
   std::vector<std::string> args{SPROUTD_PATH, "--socket", socket_, "--state-dir", state_};
   args.insert(args.end(), flags.begin(), flags.end());
-  daemon_ = fork();
-  ASSERT_GE(daemon_, 0);
-  if (daemon_ == 0) {
-    dup2(ready[1], STDOUT_FILENO);
-    int log = open(daemon_log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(log, STDERR_FILENO);
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(ready[1]);
-  pollfd fd{ready[0], POLLIN, 0};
-  char line[256] = {};
-  bool ready_line = poll(&fd, 1, 20000) == 1 && read(ready[0], line, sizeof line - 1) > 0 &&
-                    std::string(line).rfind("sproutd: ready on " + socket_, 0) == 0;
-  close(ready[0]);
-  if (!ready_line) {
-    // Throwing ends the test (gtest reports it) instead of running on
-    // without a daemon; TearDown still stops what was started.
-    throw std::runtime_error("sproutd did not get ready: '" + std::string(line) + "'; see " +
-                             daemon_log_);
-  }
+  LaunchedDaemon launched = launch_sproutd(args, daemon_log_, socket_, std::chrono::seconds(60));
+  // Throwing ends the test (gtest reports it) instead of running on
+  // without a daemon.
+  if (launched.pid < 0) throw std::runtime_error(launched.error);
+  daemon_ = launched.pid;
 }
 
 int DaemonTest::stop_daemon() {

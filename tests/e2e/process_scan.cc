@@ -172,15 +172,6 @@ std::string device_of(const std::string& path) {
   return std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
 }
 
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
 int kill_processes_with_prefix(const std::string& comm_prefix) {
   int killed = 0;
   for (const auto& process : processes_with_prefix(comm_prefix)) {

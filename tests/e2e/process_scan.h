@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/wait_until.h"
+
 namespace sprout::testing {
 
 struct ProcessInfo {
@@ -48,9 +50,6 @@ std::string cgroup_of(pid_t pid, const std::string& controller);
 std::string namespace_of(pid_t pid, const std::string& name);
 // "major:minor" of the file system holding `path` (stat st_dev).
 std::string device_of(const std::string& path);
-
-// Polls `condition` every 50 ms until it holds or `timeout` passes.
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 // SIGKILLs every process whose comm starts with `comm_prefix`; returns how many.
 int kill_processes_with_prefix(const std::string& comm_prefix);

@@ -214,7 +214,10 @@ TEST_F(TenantIsolationLifetimeTest, ForkHookHelperCannotEscapeTheSandboxCgroup) 
 // (same tenant, so even the same zygote) keeps answering, its pool refills
 // (idle_sandboxes > 0 in `sprout ls --json`) and serves pre-forked calls.
 TEST_F(TenantIsolationLifetimeTest, BlockingForkHookTimesOutAndOtherFunctionsKeepTheirPools) {
-  start();
+  // The fork deadline set here, not left to the default (generous, for
+  // loaded hosts): F's call waits for a blocked pre-fork and then its own
+  // fork, two deadlines, and the bound below must hold them both.
+  start({"--fork-timeout-ms", "2000"});
   auto g = deploy("steady", "def handler(event, context):\n    return 'g'\n", tag("g"),
                   {"--tenant", "tfg", "--prefork-min", "1", "--prefork-max", "2"});
   ASSERT_TRUE(g.ok()) << g.text;

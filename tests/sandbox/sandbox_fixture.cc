@@ -9,15 +9,6 @@
 
 namespace sprout::testing {
 
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
 void SandboxTest::SetUp() {
   if (geteuid() != 0) GTEST_SKIP() << "sandbox tests run as root (cgroups, id maps to uid 65534)";
   if (access("/proc/self/ns/user", F_OK) != 0) GTEST_SKIP() << "kernel without user namespaces";

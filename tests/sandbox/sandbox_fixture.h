@@ -14,6 +14,7 @@
 
 #include "host/cgroup_pool.h"
 #include "host/spawn.h"
+#include "tests/support/wait_until.h"
 
 namespace sprout::testing {
 
@@ -38,10 +39,6 @@ class SandboxTest : public ::testing::Test {
   std::string code_dir_;  // work_dir_/code, holds sandbox_probe
   std::unique_ptr<CgroupPool> pool_;
 };
-
-// Polls `condition` every 10 ms until it holds (true) or `timeout` passes
-// (false); pass a timeout generous enough for the slowest machine.
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 // "ok 3" -> true; "err EPERM" -> false.
 inline bool succeeded(const std::string& output) { return output.rfind("ok", 0) == 0; }

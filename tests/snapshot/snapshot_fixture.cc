@@ -15,15 +15,6 @@ std::string read_file(const std::string& path) {
   return buffer.str();
 }
 
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
 void SnapshotTest::SetUp() {
   if (geteuid() != 0) GTEST_SKIP() << "snapshot tests run as root (zygotes as uid 65534, cgroups)";
   auto pool = CgroupPool::create({.prefix = "sprout-test", .prewarm = 2});

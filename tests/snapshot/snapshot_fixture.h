@@ -14,6 +14,7 @@
 #include "host/cgroup_pool.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/runtime_zygote.h"
+#include "tests/support/wait_until.h"
 
 namespace sprout::testing {
 
@@ -43,10 +44,5 @@ class SnapshotTest : public ::testing::Test {
 };
 
 std::string read_file(const std::string& path);
-
-// Polls `condition` every 10 ms until it holds (true) or `timeout` passes
-// (false). For conditions the kernel or a child reaches in its own time:
-// pass a timeout generous enough for the slowest machine.
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 }  // namespace sprout::testing

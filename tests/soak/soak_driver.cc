@@ -48,6 +48,7 @@
 
 #include "sprout/client.h"
 #include "tests/e2e/process_scan.h"
+#include "tests/support/sproutd_launch.h"
 
 namespace sprout::soak {
 namespace {
@@ -151,8 +152,6 @@ struct Daemon {
 };
 
 bool start_daemon(const Options& options, Daemon& daemon) {
-  int ready[2];
-  if (pipe2(ready, O_CLOEXEC) != 0) return false;
   std::random_device random;
   daemon.host_id_first = 3100000000u + (random() % 15000) * kHostIdCount;
   std::vector<std::string> args{options.sproutd,
@@ -163,26 +162,11 @@ bool start_daemon(const Options& options, Daemon& daemon) {
                                 // Calls wait in the queue as long as they must: a slow
                                 // machine must not turn into THROTTLED answers.
                                 "--queue-timeout-ms", "3600000"};
-  daemon.pid = fork();
-  if (daemon.pid < 0) return false;
-  if (daemon.pid == 0) {
-    dup2(ready[1], STDOUT_FILENO);
-    int log = open(daemon.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    dup2(log, STDERR_FILENO);
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(ready[1]);
-  pollfd fd{ready[0], POLLIN, 0};
-  char line[256] = {};
-  bool ok = poll(&fd, 1, 120000) == 1 && read(ready[0], line, sizeof line - 1) > 0 &&
-            std::string(line).rfind("sproutd: ready on ", 0) == 0;
-  close(ready[0]);
-  if (!ok) std::fprintf(stderr, "sprout-soak: sproutd did not get ready: '%s'\n", line);
-  return ok;
+  testing::LaunchedDaemon launched =
+      testing::launch_sproutd(args, daemon.log, daemon.socket, std::chrono::seconds(120));
+  if (launched.pid < 0) std::fprintf(stderr, "sprout-soak: %s\n", launched.error.c_str());
+  daemon.pid = launched.pid;
+  return launched.pid > 0;
 }
 
 // SIGTERM and wait; SIGKILL after the bound. Returns the exit status

@@ -25,7 +25,7 @@ TEST(Config, DefaultsFlagsAndAnExplicitZeroIdleTtl) {
   EXPECT_EQ(defaults->host_id_first(), 3000000000u);
   EXPECT_EQ(defaults->host_id_count(), 65536u);
   EXPECT_EQ(defaults->snapshot_idle_ttl_s(), 600u);
-  EXPECT_EQ(defaults->fork_timeout_ms(), 2000u);
+  EXPECT_EQ(defaults->fork_timeout_ms(), 10000u);
   EXPECT_EQ(defaults->prefork_threads(), 4u);
 
   auto flags =
