@@ -160,7 +160,7 @@ void Connection::handle_frame(const std::string& body) {
     send(response);
     return;
   }
-  dispatch(std::move(request));
+  dispatch(request);
 }
 
 std::shared_ptr<CallCancellation> Connection::begin_call() {
@@ -186,7 +186,7 @@ void Connection::end_call(const std::shared_ptr<CallCancellation>& call) {
 // Quick calls are answered here, on the Asio thread; a call that waits does
 // so without a thread (FunctionManager::invoke, get_result); deploys and
 // deletes, which wait for processes, go to the control threads.
-void Connection::dispatch(std::shared_ptr<api::Request> request) {
+void Connection::dispatch(const std::shared_ptr<api::Request>& request) {
   const auto received = std::chrono::steady_clock::now();
   const uint64_t id = request->id();
   auto refuse_call = [&](api::Status status, const std::string& error) {

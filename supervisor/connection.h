@@ -64,7 +64,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(size_t received);
   void watch_frame_deadline();
   void handle_frame(const std::string& body);
-  void dispatch(std::shared_ptr<api::Request> request);
+  void dispatch(const std::shared_ptr<api::Request>& request);
   // Starts a call: counted and cancellable until its answer is sent.
   std::shared_ptr<CallCancellation> begin_call();
   void end_call(const std::shared_ptr<CallCancellation>& call);

@@ -146,8 +146,8 @@ api::Response FunctionManager::deploy(api::DeployRequest request) {
 }
 
 void FunctionManager::invoke(const api::InvokeRequest& request,
-                             std::shared_ptr<CallCancellation> cancellation,
-                             std::chrono::steady_clock::time_point received, Reply reply) {
+                             const std::shared_ptr<CallCancellation>& cancellation,
+                             std::chrono::steady_clock::time_point received, const Reply& reply) {
   if (draining_) return reply(error_response(api::UNAVAILABLE, "sproutd is shutting down"));
   auto version = lookup(request.function());
   if (!version)
@@ -281,7 +281,7 @@ api::Response FunctionManager::submit(const api::InvokeRequest& request) {
     return error_response(api::NOT_FOUND, "function '" + request.function() + "' not found");
   AsyncResults::Pending pending = async_.start();
   invoke(request, async_cancellation_, std::chrono::steady_clock::now(),
-         [pending](api::Response response) { pending.finish(stored_result(std::move(response))); });
+         [pending](const api::Response& response) { pending.finish(stored_result(response)); });
   api::Response response;
   response.set_status(api::OK);
   response.mutable_invoke_async()->set_invocation_id(pending.id());
@@ -290,7 +290,7 @@ api::Response FunctionManager::submit(const api::InvokeRequest& request) {
 
 void FunctionManager::get_result(const api::GetResultRequest& request,
                                  const std::shared_ptr<CallCancellation>& cancellation,
-                                 Reply reply) {
+                                 const Reply& reply) {
   auto answer = [reply](api::GetResultResponse result) {
     api::Response response;
     response.set_status(api::OK);

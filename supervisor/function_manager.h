@@ -65,8 +65,9 @@ class FunctionManager {
   // invocation waits without holding a thread, and runs on the invocation
   // threads once admitted. `cancellation` (may be null) takes it out of the
   // queue, or kills its sandbox, when the client goes away.
-  void invoke(const api::InvokeRequest& request, std::shared_ptr<CallCancellation> cancellation,
-              std::chrono::steady_clock::time_point received, Reply reply);
+  void invoke(const api::InvokeRequest& request,
+              const std::shared_ptr<CallCancellation>& cancellation,
+              std::chrono::steady_clock::time_point received, const Reply& reply);
   api::Response list();
   api::Response get(const std::string& name);
   api::Response remove(const std::string& name);
@@ -78,7 +79,7 @@ class FunctionManager {
   // GetResult: at once, or (wait) when the invocation ends, without a
   // thread meanwhile; a cancelled wait is withdrawn and never answered.
   void get_result(const api::GetResultRequest& request,
-                  const std::shared_ptr<CallCancellation>& cancellation, Reply reply);
+                  const std::shared_ptr<CallCancellation>& cancellation, const Reply& reply);
 
   void start_draining();
   // Kills the running InvokeAsync invocations (no client can cancel them):

@@ -503,7 +503,8 @@ int run(const Options& options) {
     std::fprintf(stderr, "sprout-soak: runs sproutd, which needs root\n");
     return 2;
   }
-  signal(SIGPIPE, SIG_IGN);
+  // A disconnecting call's write may meet a closed socket.
+  static_cast<void>(signal(SIGPIPE, SIG_IGN));  // cannot fail for SIGPIPE
   char pattern[] = "/tmp/sprout-soak-XXXXXX";
   if (!mkdtemp(pattern)) return 2;
   Daemon daemon;

@@ -243,12 +243,16 @@ void expect_well_formed(std::span<const SeccompRule> policy, bool fatal_allowed)
   std::set<std::string> seen;
   for (const auto& rule : policy) {
     EXPECT_NE(rule.reason, nullptr) << rule.syscall;
-    if (rule.reason) EXPECT_NE(std::string(rule.reason), "") << rule.syscall;
+    if (rule.reason) {
+      EXPECT_NE(std::string(rule.reason), "") << rule.syscall;
+    }
     EXPECT_NE(seccomp_syscall_resolve_name(rule.syscall), __NR_SCMP_ERROR) << rule.syscall;
     if (rule.action == SeccompAction::kDenyErrno) {
       EXPECT_GT(rule.err, 0) << rule.syscall;
     }
-    if (!fatal_allowed) EXPECT_NE(rule.action, SeccompAction::kFatal) << rule.syscall;
+    if (!fatal_allowed) {
+      EXPECT_NE(rule.action, SeccompAction::kFatal) << rule.syscall;
+    }
     if (rule.arg_index < 0) {
       EXPECT_TRUE(seen.insert(rule.syscall).second) << "duplicate rule " << rule.syscall;
     }
