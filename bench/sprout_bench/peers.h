@@ -6,6 +6,7 @@
 // reason, never dropped silently.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,9 @@ class Peer {
 
   std::string name_;
   PeerPaths paths_;
-  unsigned counter_ = 0;
+  // Container ids: callers run a peer from several threads at once, and two
+  // containers of one id collide ("container with given ID already exists").
+  std::atomic<unsigned> counter_{0};
 };
 
 std::vector<std::string> all_peer_names();
