@@ -124,12 +124,10 @@ class PythonRuntime final : public Runtime {
   void before_fork() override { PyOS_BeforeFork(); }
   void after_fork_parent() override { PyOS_AfterFork_Parent(); }
 
-  void after_fork_child() override {
-    PyOS_AfterFork_Child();
-    PyObject* result = PyObject_CallMethod(glue_, "after_fork", nullptr);
-    if (!result) PyErr_Clear();
-    Py_XDECREF(result);
-  }
+  // Runs the at-fork hooks modules registered; among them the random
+  // module's, which reseeds it: clones of one snapshot share its memory and
+  // must each draw their own numbers.
+  void after_fork_child() override { PyOS_AfterFork_Child(); }
 
   void warm_up() override {
     PyObject* result = PyObject_CallMethod(glue_, "warm_up", nullptr);

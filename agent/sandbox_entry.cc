@@ -1,11 +1,11 @@
 #include "agent/sandbox_entry.h"
 
-#include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "protocol/limits.h"
 #include "protocol/message_channel.h"
+#include "protocol/setup_record.h"
 
 namespace sprout::agent {
 
@@ -15,10 +15,17 @@ int run_sandbox_entry(void* arg) {
   // runtime's after-fork hooks included) runs before that.
   char go = 0;
   if (retry_eintr([&] { return read(kInvocationChannelFd, &go, 1); }) != 1) return 0;
-  if (go != kPlacedByteValue) return 5;
+  if (go != kPlacedByteValue && go != kPlacedPreforkByteValue) return 5;
   runtime->after_fork_child();
-  pollfd waiting{kInvocationChannelFd, POLLIN, 0};
-  if (poll(&waiting, 1, 0) == 0) runtime->warm_up();  // idle: a pre-forked sandbox
+  if (go == kPlacedPreforkByteValue) {
+    // Pre-forked: nobody waits for us yet. Take the invocation path's
+    // copy-on-write faults now, then tell sproutd we are ready to serve at
+    // full speed (it hands out only warm sandboxes).
+    runtime->warm_up();
+    runtime->flush_output();
+    const char warm = setup_record::kWarm;
+    if (retry_eintr([&] { return write(kInvocationChannelFd, &warm, 1); }) != 1) return 3;
+  }
   InvokeRequest request;
   auto received = read_frame(kInvocationChannelFd, request, limits::kMaxSandboxRequestFrameBytes);
   // A pre-forked sandbox that is never used sees its channel close: exit quietly.

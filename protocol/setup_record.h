@@ -5,6 +5,8 @@
 //   'R'                          ready, no seccomp listener
 //   'L' + SCM_RIGHTS             ready, with the seccomp listener attached
 //   'F' <u16 length, host order> <text>   setup failed: "mount tmpfs on /tmp: EPERM"
+// A pre-forked sandbox then sends one more byte, 'W', once its runtime has
+// warmed up (agent/sandbox_entry.h), before sproutd sends its request.
 // sproutd's side reads it incrementally from a non-blocking socket.
 #pragma once
 
@@ -17,6 +19,7 @@ namespace sprout::setup_record {
 inline constexpr char kReady = 'R';
 inline constexpr char kReadyWithListener = 'L';
 inline constexpr char kFailed = 'F';
+inline constexpr char kWarm = 'W';
 // Longest failure text; longer texts are cut.
 inline constexpr size_t kMaxFailureText = 500;
 inline constexpr size_t kMaxRecordBytes = 3 + kMaxFailureText;

@@ -13,7 +13,9 @@ int drop_all_capabilities(int last_cap) {
   for (int cap = 0; cap <= last_cap; ++cap) {
     if (cap_drop_bound(static_cast<cap_value_t>(cap)) != 0) return -1;
   }
-  if (cap_reset_ambient() != 0) return -1;
+  // One call, where libcap's cap_reset_ambient() asks about every capability
+  // first (41 more system calls on every sandbox's setup path).
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return -1;
   // NOROOT: uid 0 gains no capabilities at exec. NO_SETUID_FIXUP keeps the
   // kernel from juggling sets on uid changes. Locked, so user code cannot undo.
   const unsigned bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |

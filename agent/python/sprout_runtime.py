@@ -4,14 +4,15 @@ Runs the AWS Lambda Python handler contract: handler "module.function" called
 as function(event, context); event is the JSON-decoded payload (bytes when
 the payload is not JSON); the return value is JSON-encoded; an uncaught
 exception becomes errorMessage / errorType / stackTrace, as Lambda reports it.
-The C++ side calls initialize() in the zygote, load() in the function
-snapshot, after_fork() and invoke() in each sandbox.
+The C++ side calls initialize() in the zygote; load() and warm_up() in the
+function snapshot; warm_up() again in each pre-forked sandbox, and invoke()
+in each sandbox.
 """
 import gc
 import importlib
+import importlib.util
 import json
 import os
-import random
 import sys
 import time
 import traceback
@@ -19,6 +20,62 @@ import traceback
 TASK_ROOT = "/var/task"
 _handler = None
 _function = {}
+_request_id = ""  # of the invocation in progress, for the log lines
+
+
+def _install_lambda_log_handler(logging):
+    """The root logger's handler, as Lambda's Python runtime installs it:
+    `[LEVEL]\t2024-01-31T12:00:00.123Z\t<request id>\tmessage` on the
+    invocation's log. The root level stays WARNING until the function sets
+    it (logging.getLogger().setLevel(logging.INFO)), and logging.basicConfig()
+    does nothing, as on Lambda, because the root logger has a handler."""
+
+    class RequestIdFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = _request_id
+            return True
+
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+        "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    handler.addFilter(RequestIdFilter())
+    logging.getLogger().addHandler(handler)
+
+
+class _LoadedModule:
+    """A loader that hands the import system a module already loaded."""
+
+    def __init__(self, module):
+        self.module = module
+        self.spec = module.__spec__
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module):
+        module.__spec__ = self.spec  # the import system set ours
+
+
+class _LambdaLoggingOnImport:
+    """Installs Lambda's root handler the moment `logging` is first imported,
+    before the importer gets the module: the handler is there before any code
+    can log, as on Lambda, and a function that never imports logging does not
+    pay for it (its at-fork hooks cost page faults in every sandbox)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(self)
+        module = importlib.import_module("logging")
+        _install_lambda_log_handler(module)
+        # Out of sys.modules again until the import in progress puts it
+        # back: finding it there, the import system would load the module
+        # afresh from its original spec.
+        del sys.modules[name]
+        return importlib.util.spec_from_loader(name, _LoadedModule(module))
 
 
 class LambdaContext:
@@ -54,6 +111,7 @@ def initialize(pre_imports):
             stream.reconfigure(line_buffering=True)
         except Exception:
             pass
+    sys.meta_path.insert(0, _LambdaLoggingOnImport())
     for name in pre_imports:
         importlib.import_module(name)
     # Objects that exist now are never collected, so the collector does not
@@ -106,11 +164,6 @@ def load(handler, function, env, pre_imports):
     return (True, "", "", [])
 
 
-def after_fork():
-    # Clones of one snapshot share its memory; each must draw its own numbers.
-    random.seed()
-
-
 def invoke(payload, request_id, deadline_ns):
     """Returns (ok, result_bytes, error_type, error_message, stack_trace)."""
     return _run(_handler, payload, request_id, deadline_ns)
@@ -125,6 +178,8 @@ def warm_up():
 
 
 def _run(handler, payload, request_id, deadline_ns):
+    global _request_id
+    _request_id = request_id
     try:
         event = json.loads(payload) if payload else None
     except ValueError:
