@@ -141,7 +141,7 @@ Result<pid_t> verify_forked_sandbox(int pidfd, pid_t snapshot_pid) {
   return pid;
 }
 
-Result<ReadySandbox> FunctionSnapshot::fork_sandbox(uint32_t deadline_ms) {
+Result<ReadySandbox> FunctionSnapshot::fork_sandbox(uint32_t deadline_ms, bool prefork) {
   const auto begin = std::chrono::steady_clock::now();
   CgroupLease lease;
   if (cgroups_) {
@@ -225,21 +225,106 @@ Result<ReadySandbox> FunctionSnapshot::fork_sandbox(uint32_t deadline_ms) {
     if (!placed) return std::unexpected(placed.error());
     sandbox.adopt_cgroup(std::move(lease));
   }
-  const char go = agent::kPlacedByteValue;
+  const char go = prefork ? agent::kPlacedPreforkByteValue : agent::kPlacedByteValue;
   if (send(channel.get(), &go, 1, MSG_NOSIGNAL) != 1)
     return os_error("fork sandbox", "send the go to the sandbox");
   ReadySandbox ready{std::move(sandbox), std::move(channel), std::move(logs), elapsed_us(begin)};
   return ready;
 }
 
-Result<void> FunctionSnapshot::prefork(size_t count) {
+Result<std::chrono::microseconds> FunctionSnapshot::prefork(size_t count) {
+  std::chrono::microseconds took{0};
   for (size_t i = 0; i < count; ++i) {
-    auto ready = fork_sandbox(definition_.fork_timeout_ms);
-    if (!ready) return std::unexpected(ready.error());
-    std::lock_guard lock(idle_mutex_);
-    idle_.push_back(std::move(*ready));
+    {
+      std::lock_guard lock(idle_mutex_);
+      ++preforks_in_flight_;
+    }
+    // However it ends, the in-flight count drops and waiters look again.
+    struct Landed {
+      FunctionSnapshot& snapshot;
+      std::optional<ReadySandbox> ready;
+      ~Landed() {
+        {
+          std::lock_guard lock(snapshot.idle_mutex_);
+          --snapshot.preforks_in_flight_;
+          if (ready) snapshot.idle_.push_back(std::move(*ready));
+        }
+        snapshot.idle_changed_.notify_all();
+      }
+    } landed{*this, std::nullopt};
+    const auto begin = std::chrono::steady_clock::now();
+    auto forked = fork_sandbox(definition_.fork_timeout_ms, /*prefork=*/true);
+    if (!forked) return std::unexpected(forked.error());
+    // The warm-up shares the fork's deadline: both are the function's own
+    // code (fork and at-fork hooks) holding a pre-fork up.
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - begin);
+    const uint32_t left = static_cast<uint32_t>(
+        std::max<int64_t>(1, int64_t{definition_.fork_timeout_ms} - spent.count()));
+    if (auto warm = await_warm(*forked, left); !warm) return std::unexpected(warm.error());
+    took = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - begin);
+    landed.ready.emplace(std::move(*forked));
   }
-  return {};
+  return took;
+}
+
+void FunctionSnapshot::set_demand_hook(std::function<void()> hook) {
+  std::lock_guard lock(idle_mutex_);
+  demand_hook_ = std::make_shared<const std::function<void()>>(std::move(hook));
+}
+
+bool FunctionSnapshot::has_demand_hook() {
+  std::lock_guard lock(idle_mutex_);
+  return demand_hook_ != nullptr;
+}
+
+size_t FunctionSnapshot::release_idle(size_t keep) {
+  std::deque<ReadySandbox> released;
+  {
+    std::lock_guard lock(idle_mutex_);
+    while (idle_.size() > keep) {
+      released.push_back(std::move(idle_.front()));
+      idle_.pop_front();
+    }
+  }
+  return released.size();  // each Sandbox kills and reaps itself, outside the lock
+}
+
+std::optional<ReadySandbox> FunctionSnapshot::take_idle(
+    std::shared_ptr<const std::function<void()>>* hook, bool* waited) {
+  std::unique_lock lock(idle_mutex_);
+  *hook = demand_hook_;
+  const auto give_up_at =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(definition_.fork_timeout_ms);
+  bool waiting = false;
+  std::optional<ReadySandbox> taken;
+  for (;;) {
+    // A pre-forked sandbox that died while idle (killed from outside) is
+    // dropped, not handed a request.
+    while (!idle_.empty() && !taken) {
+      pollfd exited{idle_.front().sandbox.pidfd(), POLLIN, 0};
+      if (poll(&exited, 1, 0) == 0) taken.emplace(std::move(idle_.front()));
+      idle_.pop_front();
+    }
+    if (taken) break;
+    // One waiter per pre-fork in flight: the others fork their own.
+    const size_t other_waiters = waiting_for_preforks_ - (waiting ? 1 : 0);
+    if (preforks_in_flight_ <= other_waiters) break;
+    if (!waiting) {
+      waiting = true;
+      ++waiting_for_preforks_;
+    }
+    if (idle_changed_.wait_until(lock, give_up_at) == std::cv_status::timeout) break;
+  }
+  if (waiting) --waiting_for_preforks_;
+  *waited = waiting;
+  return taken;
+}
+
+size_t FunctionSnapshot::preforks_in_flight() {
+  std::lock_guard lock(idle_mutex_);
+  return preforks_in_flight_;
 }
 
 size_t FunctionSnapshot::idle_count() {
@@ -249,21 +334,13 @@ size_t FunctionSnapshot::idle_count() {
 
 Result<InvocationResult> FunctionSnapshot::invoke(const InvocationRequest& request) {
   const auto begin = std::chrono::steady_clock::now();
-  std::optional<ReadySandbox> ready;
-  bool preforked = false;
-  {
-    std::lock_guard lock(idle_mutex_);
-    // A pre-forked sandbox that died while idle (killed from outside) is
-    // dropped, not handed a request.
-    while (!idle_.empty() && !ready) {
-      pollfd exited{idle_.front().sandbox.pidfd(), POLLIN, 0};
-      if (poll(&exited, 1, 0) == 0) {
-        ready.emplace(std::move(idle_.front()));
-        preforked = true;
-      }
-      idle_.pop_front();
-    }
-  }
+  std::shared_ptr<const std::function<void()>> demand_hook;
+  bool waited = false;
+  std::optional<ReadySandbox> ready = take_idle(&demand_hook, &waited);
+  const bool preforked = ready.has_value();
+  // Time spent waiting for an in-flight pre-fork to get ready (0: one was).
+  const uint64_t waited_us = waited ? elapsed_us(begin) : 0;
+  if (demand_hook) (*demand_hook)();
   const uint32_t timeout_ms = request.timeout_ms ? request.timeout_ms : definition_.timeout_ms;
   if (!ready) {
     // The fork's own deadline, not the function's timeout (which starts
@@ -271,7 +348,7 @@ Result<InvocationResult> FunctionSnapshot::invoke(const InvocationRequest& reque
     // not cost the snapshot, which a missed deadline kills, and with it
     // every call in flight. Only a fork held past fork_timeout_ms (a
     // function's blocking before-fork hook) ends it.
-    auto forked = fork_sandbox(definition_.fork_timeout_ms);
+    auto forked = fork_sandbox(definition_.fork_timeout_ms, /*prefork=*/false);
     if (!forked && forked.error().code == ErrorCode::kTimeout) {
       // The function's own code (a before-fork hook) held the fork past the
       // deadline: the invocation timed out, the snapshot is gone.
@@ -300,7 +377,7 @@ Result<InvocationResult> FunctionSnapshot::invoke(const InvocationRequest& reque
   result.request_id = wire.request_id();
   result.metrics.preforked = preforked;
   result.metrics.prerequest_cpu_us = prerequest_cpu_us;
-  result.metrics.fork_us = preforked ? 0 : ready->fork_us;
+  result.metrics.fork_us = preforked ? waited_us : ready->fork_us;
   result.metrics.total_us = elapsed_us(begin);
   return result;
 }

@@ -15,10 +15,14 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +75,9 @@ struct ReadySandbox {
   UniqueFd channel;  // stream socket to the sandbox's fd 3
   UniqueFd logs;     // read end of its stdout+stderr pipe
   uint64_t fork_us = 0;
+  // Pre-forked and warmed up: its setup record and 'W' were read (its
+  // seccomp listener is in `sandbox`); only the reply is still to come.
+  bool warm = false;
 };
 
 class FunctionSnapshot {
@@ -85,12 +92,22 @@ class FunctionSnapshot {
   // pool has one, else one forked now. Errors are sprout's own (snapshot
   // dead, fork refused); everything the function did is in the result.
   Result<InvocationResult> invoke(const InvocationRequest& request);
-  // Forks `count` sandboxes ahead of demand.
-  Result<void> prefork(size_t count);
+  // Forks `count` sandboxes ahead of demand, one after the other, each
+  // handed out only once it has warmed up. Returns the time the last one
+  // took from the fork command to warm (the pool's refill time).
+  Result<std::chrono::microseconds> prefork(size_t count);
+  // Called (outside every lock) whenever an invocation took an idle
+  // sandbox or had to fork one: the pool keeper's cue to refill at once,
+  // not on its next pass. Set by the keeper on its first pass.
+  void set_demand_hook(std::function<void()> hook);
+  bool has_demand_hook();
+  // Ends idle sandboxes beyond `keep` (the oldest first); returns how many.
+  size_t release_idle(size_t keep);
   // The cgroup leaf the snapshot itself runs in (the function's limits).
   void adopt_own_cgroup(CgroupLease cgroup) { own_cgroup_ = std::move(cgroup); }
   uid_t host_uid() const { return ids_.uid(); }
   size_t idle_count();
+  size_t preforks_in_flight();
 
   bool alive() { return process_.alive(); }
   std::string end_description() { return process_.end_description(); }
@@ -104,8 +121,16 @@ class FunctionSnapshot {
   int control_fd() const { return control_.get(); }
   int pidfd() const { return process_.pidfd(); }
   // Forks a sandbox, waiting for the snapshot at most `deadline_ms`; a miss
-  // kills the snapshot and is an error with err == ETIMEDOUT.
-  Result<ReadySandbox> fork_sandbox(uint32_t deadline_ms);
+  // kills the snapshot and is an error with err == ETIMEDOUT. `prefork`:
+  // the sandbox is told to warm up and say so before its request.
+  Result<ReadySandbox> fork_sandbox(uint32_t deadline_ms, bool prefork);
+  // An idle sandbox: one that is ready, or, when none is and pre-forks are
+  // in flight that no other invocation waits for, the first to get ready
+  // (never slower than a cold fork started now, which would queue behind
+  // them for the same CPUs). Empty: fork one.
+  // Sets *waited when it waited for an in-flight pre-fork.
+  std::optional<ReadySandbox> take_idle(std::shared_ptr<const std::function<void()>>* hook,
+                                        bool* waited);
 
   // Declared first, destroyed last: the id and the leaf are given back only
   // after the snapshot's process (and with it its pid namespace) has ended.
@@ -118,9 +143,19 @@ class FunctionSnapshot {
   CgroupPool* cgroups_;
   CgroupLimits limits_;
   std::mutex control_mutex_;
-  std::mutex idle_mutex_;
+  std::mutex idle_mutex_;  // guards the fields below
+  std::shared_ptr<const std::function<void()>> demand_hook_;
+  std::condition_variable idle_changed_;
   std::deque<ReadySandbox> idle_;
+  size_t preforks_in_flight_ = 0;
+  size_t waiting_for_preforks_ = 0;  // invocations waiting for one of them
 };
+
+// A pre-forked sandbox: waits until it has set itself up and warmed up
+// (setup record, then 'W'), watching its seccomp listener meanwhile. A
+// sandbox that fails, ends or misses `deadline_ms` is killed and reaped in
+// the background, and the error says why.
+Result<void> await_warm(ReadySandbox& ready, uint32_t deadline_ms);
 
 // Runs one invocation on a ready sandbox and classifies how it ended.
 InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest& request,

@@ -29,10 +29,21 @@ namespace {
 // Bounded and validated: the sandbox is not trusted.
 class ChannelReader {
  public:
-  explicit ChannelReader(size_t max_reply_bytes) : frames_(max_reply_bytes) {}
+  // What the channel holds before the reply.
+  enum class Start {
+    kSetupRecord,          // a cold sandbox: its setup record, then the reply
+    kSetupRecordAndWarm,   // a pre-forked one warming up: the record, then 'W', nothing more
+    kReply,                // a warm one, whose record and 'W' were read: the reply
+  };
+  ChannelReader(size_t max_reply_bytes, Start start)
+      : setup_done_(start == Start::kReply),
+        want_warm_(start == Start::kSetupRecordAndWarm),
+        frames_(max_reply_bytes) {}
 
-  // False once the reply is complete, malformed, or the channel closed.
+  // False once the reply (or, warming up, the 'W') is complete, malformed,
+  // or the channel closed.
   bool want_more() const { return !done_; }
+  bool warm() const { return warm_; }
   const std::optional<agent::InvokeReply>& reply() const { return reply_; }
   const std::string& problem() const { return problem_; }
   const std::string& setup_failure() const { return setup_failure_; }
@@ -91,12 +102,15 @@ class ChannelReader {
         case setup_record::Parsed::State::kIncomplete:
           return true;
         case setup_record::Parsed::State::kReady:
-        case setup_record::Parsed::State::kReadyWithListener:
+        case setup_record::Parsed::State::kReadyWithListener: {
           setup_done_ = true;
-          // What followed the record is the start of the reply.
-          frames_.feed(std::string_view(setup_bytes_).substr(record.consumed));
+          // What followed the record: the 'W', or the start of the reply.
+          const std::string rest = setup_bytes_.substr(record.consumed);
           setup_bytes_.clear();
+          if (want_warm_) return take_warm(rest);
+          frames_.feed(rest);
           return check_reply();
+        }
         case setup_record::Parsed::State::kFailed:
           setup_failure_ = "sandbox setup failed: " + record.failure;
           done_ = true;
@@ -107,8 +121,22 @@ class ChannelReader {
           return false;
       }
     }
+    if (want_warm_) return take_warm(bytes);
     frames_.feed(bytes);
     return check_reply();
+  }
+
+  // Warming up, after the record: exactly one 'W' (sproutd has sent no
+  // request yet, so nothing can follow it).
+  bool take_warm(std::string_view bytes) {
+    if (bytes.empty()) return true;
+    if (bytes.size() == 1 && bytes[0] == setup_record::kWarm) {
+      warm_ = true;
+    } else {
+      problem_ = "malformed warm-up record";
+    }
+    done_ = true;
+    return false;
   }
 
   // False once the reply is complete or refused.
@@ -137,7 +165,9 @@ class ChannelReader {
   }
 
   std::string setup_bytes_;  // until the setup record is complete
-  bool setup_done_ = false;
+  bool setup_done_;
+  const bool want_warm_;
+  bool warm_ = false;
   std::string setup_failure_;
   UniqueFd listener_;
   FrameReader frames_;
@@ -260,7 +290,9 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
   }
   const std::string out = std::move(*encoded);
   size_t sent = 0;
-  ChannelReader reader(definition.max_result_bytes + limits::kFrameEnvelopeBytes);
+  ChannelReader reader(definition.max_result_bytes + limits::kFrameEnvelopeBytes,
+                       ready.warm ? ChannelReader::Start::kReply
+                                  : ChannelReader::Start::kSetupRecord);
   LogTail logs(definition.max_log_bytes);
   bool logs_open = true;
   std::optional<Result<Outcome>> outcome;
@@ -354,6 +386,55 @@ InvocationResult run_invocation(ReadySandbox& ready, const agent::InvokeRequest&
   result.logs_truncated = logs.truncated();
   classify(result, *outcome, reader, timeout_ms, definition);
   return result;
+}
+
+Result<void> await_warm(ReadySandbox& ready, uint32_t deadline_ms) {
+  Sandbox& sandbox = ready.sandbox;
+  if (fcntl(ready.channel.get(), F_SETFL, O_NONBLOCK) != 0)
+    return os_error("set O_NONBLOCK", "invocation channel");
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
+  ChannelReader reader(0, ChannelReader::Start::kSetupRecordAndWarm);
+  auto fail = [&](std::string why) -> Result<void> {
+    // Never handed out: killed, and reaped in the background.
+    SandboxReaper::instance().adopt(std::move(sandbox));
+    return plain_error("pre-fork sandbox", std::move(why));
+  };
+  while (reader.want_more()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return fail("did not warm up within " + std::to_string(deadline_ms) +
+                  " ms (a blocking at-fork hook?)");
+    }
+    // Its seccomp listener is watched from the moment it arrives: function
+    // code (at-fork hooks) runs during the warm-up.
+    pollfd fds[3] = {{ready.channel.get(), POLLIN, 0},
+                     {sandbox.pidfd(), POLLIN, 0},
+                     {sandbox.seccomp_listener(), POLLIN, 0}};
+    if (poll(fds, 3, static_cast<int>(left.count())) < 0) {
+      if (errno == EINTR) continue;
+      return fail(os_error("poll", "sandbox " + std::to_string(sandbox.pid())).error().message());
+    }
+    if (fds[2].revents & POLLIN) sandbox.handle_seccomp_notification();
+    if (fds[2].revents & (POLLHUP | POLLERR)) sandbox.drop_seccomp_listener();
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      reader.read_from(ready.channel.get());
+      if (UniqueFd listener = reader.take_listener())
+        sandbox.set_seccomp_listener(std::move(listener));
+    }
+    if (reader.want_more() && (fds[1].revents & POLLIN)) {
+      reader.read_from(ready.channel.get());  // what it wrote before it ended
+      if (reader.want_more()) break;
+    }
+  }
+  if (reader.warm()) {
+    ready.warm = true;
+    return {};
+  }
+  if (!reader.setup_failure().empty()) return fail(reader.setup_failure());
+  if (!reader.problem().empty()) return fail(reader.problem());
+  return fail("ended while warming up");
 }
 
 }  // namespace sprout

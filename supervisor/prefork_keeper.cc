@@ -2,16 +2,22 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "base/log.h"
 
 namespace sprout::supervisor {
 namespace {
 
-constexpr int64_t kDemandWindowMs = 2000;  // peak concurrency is measured over this
+constexpr int64_t kDemandWindowMs = 1000;  // arrivals and peak concurrency are counted per window
 constexpr int64_t kRecentUseMs = 60000;    // unused longer: only prefork_min is kept
 constexpr int64_t kFirstBackoffMs = 1000;  // after a failed fork
 constexpr int64_t kLongestBackoffMs = 30000;
+// Weight of the newest window (or refill) in the smoothed rate (refill time).
+constexpr double kSmoothing = 0.5;
+// A window in progress counts once it has run this long (a rate from a few
+// milliseconds of arrivals would be noise).
+constexpr int64_t kShortestRateWindowMs = 100;
 
 int64_t steady_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -21,24 +27,67 @@ int64_t steady_now_ms() {
 
 }  // namespace
 
+uint32_t sandboxes_in_pipeline(double arrivals_per_s, double refill_ms) {
+  const double in_pipeline = arrivals_per_s * refill_ms / 1000.0;
+  return static_cast<uint32_t>(std::clamp(std::ceil(in_pipeline), 0.0, 1024.0));
+}
+
+uint32_t prefork_target(const PoolDemand& demand) {
+  if (!demand.recently_used) return demand.min_idle;
+  const uint32_t wanted = std::max(
+      {1u, demand.peak_concurrency, sandboxes_in_pipeline(demand.arrivals_per_s, demand.refill_ms)});
+  return std::clamp(wanted, demand.min_idle, std::max(demand.min_idle, demand.max_idle));
+}
+
 void PreforkKeeper::Pool::invocation_started() {
   const uint32_t now_in_flight = ++in_flight_;
-  uint32_t peak = recent_peak_.load();
-  while (now_in_flight > peak && !recent_peak_.compare_exchange_weak(peak, now_in_flight)) {
+  uint32_t peak = window_peak_.load();
+  while (now_in_flight > peak && !window_peak_.compare_exchange_weak(peak, now_in_flight)) {
   }
+  ++window_arrivals_;
   last_invoked_ms_ = steady_now_ms();
 }
 
 void PreforkKeeper::Pool::invocation_ended() { --in_flight_; }
 
-uint32_t PreforkKeeper::Pool::target(int64_t now_ms) const {
-  const int64_t last_invoked = last_invoked_ms_.load();
-  const bool recently_used = last_invoked >= 0 && now_ms - last_invoked < kRecentUseMs;
-  const uint32_t demand = recently_used ? std::max<uint32_t>(1, recent_peak_.load()) : 0;
-  return std::clamp(demand, min_idle_, std::max(min_idle_, max_idle_));
+void PreforkKeeper::Pool::roll_window_locked(int64_t now_ms) {
+  const int64_t elapsed = now_ms - window_start_ms_;
+  if (elapsed >= kDemandWindowMs) {
+    const double rate = window_arrivals_.exchange(0) * 1000.0 / static_cast<double>(elapsed);
+    // A window far in the past (no pass for a while) is a full window of
+    // that rate; the smoothing keeps one busy or quiet second from swinging
+    // the pool.
+    arrivals_per_s_ = kSmoothing * rate + (1 - kSmoothing) * arrivals_per_s_;
+    current_rate_ = 0;
+    recent_peak_ = window_peak_.exchange(in_flight_.load());
+    window_start_ms_ = now_ms;
+  } else if (elapsed >= kShortestRateWindowMs) {
+    current_rate_ = window_arrivals_.load() * 1000.0 / static_cast<double>(elapsed);
+  }
 }
 
-PreforkKeeper::PreforkKeeper(uint32_t threads) : threads_(1, std::max<uint32_t>(1, threads)) {}
+void PreforkKeeper::Pool::record_refill_locked(double refill_ms) {
+  refill_ms_ = refill_ms_ == 0 ? refill_ms : kSmoothing * refill_ms + (1 - kSmoothing) * refill_ms_;
+}
+
+uint32_t PreforkKeeper::Pool::target_locked(int64_t now_ms) const {
+  const int64_t last_invoked = last_invoked_ms_.load();
+  return prefork_target(PoolDemand{
+      .min_idle = min_idle_,
+      .max_idle = max_idle_,
+      .recently_used = last_invoked >= 0 && now_ms - last_invoked < kRecentUseMs,
+      .peak_concurrency = std::max(recent_peak_, window_peak_.load()),
+      .arrivals_per_s = std::max(arrivals_per_s_, current_rate_),
+      .refill_ms = refill_ms_,
+  });
+}
+
+uint32_t PreforkKeeper::Pool::parallel_refills_locked() const {
+  return std::max(1u, sandboxes_in_pipeline(std::max(arrivals_per_s_, current_rate_), refill_ms_));
+}
+
+PreforkKeeper::PreforkKeeper(uint32_t threads)
+    : thread_count_(std::max<uint32_t>(1, threads)), threads_(1, thread_count_) {}
 
 PreforkKeeper::~PreforkKeeper() {
   std::lock_guard lock(mutex_);
@@ -47,25 +96,37 @@ PreforkKeeper::~PreforkKeeper() {
 
 void PreforkKeeper::tend(const std::shared_ptr<Pool>& pool,
                          const std::shared_ptr<FunctionSnapshot>& snapshot) {
+  if (!snapshot->has_demand_hook()) {
+    // The snapshot calls back when an invocation takes a sandbox, so that
+    // its replacement starts then. Invocations end before the keeper does
+    // (FunctionManager's member order), so `this` outlives every call.
+    snapshot->set_demand_hook(
+        [this, pool, weak = std::weak_ptr<FunctionSnapshot>(snapshot)] {
+          if (auto live = weak.lock()) tend(pool, live);
+        });
+  }
   const int64_t now = steady_now_ms();
-  const bool short_of_sandboxes = snapshot->alive() && snapshot->idle_count() < pool->target(now);
-  bool queue_refill = false;
+  const size_t idle = snapshot->alive() ? snapshot->idle_count() : 0;
+  uint32_t to_queue = 0;
+  size_t keep = SIZE_MAX;
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
-    if (short_of_sandboxes && !pool->refilling_ && now >= pool->retry_at_ms_) {
-      pool->refilling_ = true;
-      queue_refill = true;
+    pool->roll_window_locked(now);
+    const uint32_t target = pool->target_locked(now);
+    if (snapshot->alive() && idle + pool->refills_ < target && now >= pool->retry_at_ms_) {
+      const uint32_t parallel = std::min(pool->parallel_refills_locked(), thread_count_);
+      const uint32_t missing = target - static_cast<uint32_t>(idle) - pool->refills_;
+      to_queue = pool->refills_ < parallel ? std::min(missing, parallel - pool->refills_) : 0;
+      pool->refills_ += to_queue;
     }
-    if (now - pool->window_start_ms_ >= kDemandWindowMs) {
-      pool->recent_peak_ = pool->in_flight_.load();
-      pool->window_start_ms_ = now;
-    }
+    if (idle > target) keep = idle - 1;  // shrink back one per pass
   }
-  if (queue_refill) {
+  for (uint32_t i = 0; i < to_queue; ++i) {
     threads_.post(
         [this, pool, weak = std::weak_ptr<FunctionSnapshot>(snapshot)] { refill(pool, weak); });
   }
+  if (keep != SIZE_MAX) snapshot->release_idle(keep);
 }
 
 void PreforkKeeper::refill(const std::shared_ptr<Pool>& pool,
@@ -73,18 +134,21 @@ void PreforkKeeper::refill(const std::shared_ptr<Pool>& pool,
   bool again = false;
   {
     std::shared_ptr<FunctionSnapshot> snapshot = weak_snapshot.lock();
-    bool stopping;
+    bool short_of_sandboxes = false;
     {
       std::lock_guard lock(mutex_);
-      stopping = stopping_;
+      // Counting this refill among the sandboxes on their way.
+      short_of_sandboxes = !stopping_ && snapshot && snapshot->alive() &&
+                           snapshot->idle_count() + pool->refills_ - 1 <
+                               pool->target_locked(steady_now_ms());
     }
-    if (!stopping && snapshot && snapshot->alive() &&
-        snapshot->idle_count() < pool->target(steady_now_ms())) {
+    if (short_of_sandboxes) {
       auto forked = snapshot->prefork(1);  // no lock held: may take up to the fork deadline
       int64_t backoff_ms = 0;
       {
         std::lock_guard lock(mutex_);
         if (forked) {
+          pool->record_refill_locked(static_cast<double>(forked->count()) / 1000.0);
           pool->backoff_ms_ = 0;
           again = true;
         } else {
@@ -107,7 +171,7 @@ void PreforkKeeper::refill(const std::shared_ptr<Pool>& pool,
   if (again && !stopping_) {
     threads_.post([this, pool, weak_snapshot] { refill(pool, weak_snapshot); });
   } else {
-    pool->refilling_ = false;
+    --pool->refills_;
   }
 }
 

@@ -49,7 +49,7 @@ struct Options {
   bool start_daemon = false;
   std::vector<std::string> workloads{"hello", "imports", "thumbnail", "native"};
   std::vector<std::string> modes{"cold", "pooled", "plain", "bwrap", "runc", "crun", "criu"};
-  int invocations = 200, warmup = 10, concurrency = 1, pace_ms = 10;
+  int invocations = 200, warmup = 10, concurrency = 1, pace_ms = 0;
   int throughput_seconds = 0, density = 0;
   int functions = 0;                     // --functions: deploy this many hello functions
   std::string functions_tenant = "own";  // own: a tenant each; shared: all in tenant "bench"
@@ -205,8 +205,11 @@ api::FunctionSpec make_spec(const Workload& workload, const std::string& name, b
   spec.set_timeout_ms(timeout_ms);
   spec.set_max_concurrency(std::max<uint32_t>(concurrency, 1));
   if (prefork) {
-    spec.set_prefork_min(pool);
-    spec.set_prefork_max(pool);
+    // 0: the default deploy, whose pool sproutd sizes itself (Little's law).
+    if (pool > 0) {
+      spec.set_prefork_min(pool);
+      spec.set_prefork_max(pool);
+    }
   } else {
     spec.set_no_prefork(true);
   }
@@ -243,19 +246,21 @@ Sample invoke_sample(Client& client, const std::string& function, const Workload
   sample.major_faults = metrics.major_faults();
   sample.context_switches =
       metrics.voluntary_context_switches() + metrics.involuntary_context_switches();
+  sample.preforked = metrics.preforked();
   return sample;
 }
 
 // `concurrency` callers, each on its own connection, run invocations back
-// to back (pooled mode: paced, so that the pool refills off the critical path).
+// to back (--pace-ms N: N ms apart). Pooled mode deploys with the default
+// pre-fork settings: what a user who sets nothing gets.
 std::vector<Sample> run_sprout(const Options& options, const Workload& workload,
                                const std::string& mode, double* wall) {
   const std::string function = "bench-" + workload.name + "-" + mode;
   {
     auto client = Client::connect(options.socket);
     if (!client ||
-        !deploy(**client, workload, function, mode == "pooled",
-                std::max(2, options.concurrency * 2), static_cast<uint32_t>(options.concurrency))) {
+        !deploy(**client, workload, function, mode == "pooled", /*pool=*/0,
+                static_cast<uint32_t>(options.concurrency))) {
       return {};
     }
     for (int i = 0; i < options.warmup; ++i) invoke_sample(**client, function, workload, mode);
@@ -270,14 +275,13 @@ std::vector<Sample> run_sprout(const Options& options, const Workload& workload,
           failed.error = client.error().message;
           return failed;
         }
-        if (mode == "pooled" && options.pace_ms > 0)
+        if (options.pace_ms > 0)
           std::this_thread::sleep_for(std::chrono::milliseconds(options.pace_ms));
         return invoke_sample(**client, function, workload, mode);
       },
       wall);
   // Pacing is not part of any invocation's latency, nor of the rate.
-  if (mode == "pooled")
-    *wall -= options.pace_ms / 1000.0 * options.invocations / options.concurrency;
+  *wall -= options.pace_ms / 1000.0 * options.invocations / options.concurrency;
   if (auto client = Client::connect(options.socket)) (void)(*client)->remove(function);
   return samples;
 }
@@ -876,8 +880,10 @@ int main(int argc, char** argv) {
     for (const char* mode_name : {"sprout-cold", "sprout-pooled"}) {
       const std::string mode = mode_name;
       std::vector<uint64_t> queue, fork, run, total, latency, faults, major, switches;
+      size_t served_preforked = 0;
       for (const auto& s : samples) {
         if (s.mode != mode || !s.ok) continue;
+        served_preforked += s.preforked ? 1 : 0;
         queue.push_back(s.queue_us);
         fork.push_back(s.fork_us);
         run.push_back(s.run_us);
@@ -900,6 +906,9 @@ int main(int argc, char** argv) {
           "answer): %llu minor + %llu major page faults, %llu context switches\n",
           mode.c_str(), (unsigned long long)median(faults), (unsigned long long)median(major),
           (unsigned long long)median(switches));
+      std::printf("  %s pool hits: %zu of %zu invocations served by a pre-forked sandbox (%.0f%%)\n",
+                  mode.c_str(), served_preforked, latency.size(),
+                  100.0 * static_cast<double>(served_preforked) / static_cast<double>(latency.size()));
     }
     write_cdf_svg(options.out + "/cdf-" + workload.name + ".svg", "workload " + workload.name,
                   samples);

@@ -50,7 +50,7 @@ void write_csv(const std::string& path, const std::vector<Sample>& samples, bool
   std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
   if (header) {
     out << "workload,mode,latency_us,queue_us,fork_us,run_us,daemon_total_us,minor_faults,"
-           "major_faults,context_switches,ok,error\n";
+           "major_faults,context_switches,ok,error,preforked\n";
   }
   for (const auto& s : samples) {
     std::string error = s.error;
@@ -59,7 +59,7 @@ void write_csv(const std::string& path, const std::vector<Sample>& samples, bool
     out << s.workload << ',' << s.mode << ',' << s.latency_us << ',' << s.queue_us << ','
         << s.fork_us << ',' << s.run_us << ',' << s.daemon_total_us << ',' << s.minor_faults << ','
         << s.major_faults << ',' << s.context_switches << ',' << (s.ok ? 1 : 0) << ','
-        << error << '\n';
+        << error << ',' << (s.preforked ? 1 : 0) << '\n';
   }
 }
 

@@ -20,6 +20,7 @@ struct Sample {
   // The sandbox's own kernel counters, fork to answer: counts travel
   // between machines where times do not.
   uint64_t minor_faults = 0, major_faults = 0, context_switches = 0;
+  bool preforked = false;  // served by a pre-forked sandbox (a pool hit)
   bool ok = true;
   std::string error;
 };

@@ -91,12 +91,55 @@ TEST_F(LifecycleTest, PreforkedSandboxesServeFirst) {
   EXPECT_EQ(snapshot->idle_count(), 2u);
   auto first = invoke(*snapshot, "{}");
   EXPECT_TRUE(first.metrics.preforked);
-  EXPECT_EQ(first.metrics.fork_us, 0u);
+  EXPECT_EQ(first.metrics.fork_us, 0u);  // it was ready: no wait at all
   EXPECT_EQ(snapshot->idle_count(), 1u);
   invoke(*snapshot, "{}");
   auto third = invoke(*snapshot, "{}");
   EXPECT_FALSE(third.metrics.preforked);
   EXPECT_EQ(third.status, InvocationStatus::kOk);
+}
+
+TEST_F(LifecycleTest, PreforkIsHandedOutOnlyOnceWarm) {
+  // The function's own at-fork hook runs in every sandbox before its
+  // warm-up. A pre-fork whose hook holds it past the fork deadline never
+  // reaches the pool: it is killed, and the error says why.
+  FunctionDefinition def =
+      python_function("import os, time\n"
+                      "os.register_at_fork(after_in_child=lambda: time.sleep(3600))\n"
+                      "def h(event, context):\n    return 1\n",
+                      "fn.h");
+  def.fork_timeout_ms = 1000;
+  auto snapshot = load_ok(def);
+  ASSERT_TRUE(snapshot);
+  auto forked = snapshot->prefork(1);
+  ASSERT_FALSE(forked.has_value());
+  EXPECT_NE(forked.error().message().find("did not warm up within"), std::string::npos)
+      << forked.error().message();
+  EXPECT_EQ(snapshot->idle_count(), 0u);
+  EXPECT_EQ(snapshot->preforks_in_flight(), 0u);
+  EXPECT_TRUE(snapshot->alive());  // the snapshot itself did its part
+}
+
+TEST_F(LifecycleTest, InvocationTakesThePreforkInFlightInsteadOfForking) {
+  // Each sandbox's at-fork hook takes a while, so that the invocation
+  // below finds the pool empty while a pre-fork is on its way; it must
+  // wait for that one (served pre-forked) rather than fork another.
+  FunctionDefinition def =
+      python_function("import os, time\n"
+                      "os.register_at_fork(after_in_child=lambda: time.sleep(1))\n"
+                      "def h(event, context):\n    return os.getpid()\n",
+                      "fn.h");
+  auto snapshot = load_ok(def);
+  ASSERT_TRUE(snapshot);
+  std::thread refill([&] { EXPECT_TRUE(snapshot->prefork(1).has_value()); });
+  const bool in_flight = wait_until([&] { return snapshot->preforks_in_flight() == 1; },
+                                    std::chrono::seconds(30));
+  auto result = invoke(*snapshot, "{}");
+  refill.join();
+  ASSERT_TRUE(in_flight);
+  EXPECT_EQ(result.status, InvocationStatus::kOk) << result.detail;
+  EXPECT_TRUE(result.metrics.preforked);
+  EXPECT_EQ(snapshot->idle_count(), 0u);  // the pre-fork served it; none was left over
 }
 
 // PIDFD_GET_INFO with the exit status: Linux 6.15 and later.

@@ -1,6 +1,9 @@
 // The python3 runtime against the AWS Lambda Python contract, with real
 // zygotes, snapshots and sandboxes.
+#include <regex>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/snapshot/snapshot_fixture.h"
 
@@ -47,6 +50,38 @@ TEST_F(PythonRuntimeTest, MetricsCarryTheSandboxsFaultsAndContextSwitches) {
   EXPECT_GT(idle.metrics.minor_faults, 0u) << "a forked sandbox writes at least its stack";
   EXPECT_GE(sleeper.metrics.voluntary_switches, 20u);
   EXPECT_GT(toucher.metrics.minor_faults, idle.metrics.minor_faults);
+}
+
+// Lambda's root-logger handler: code written for Lambda logs through the
+// standard logging module and finds its lines, in Lambda's format, in the
+// invocation's log; the root level is WARNING until the function lowers it.
+TEST_F(PythonRuntimeTest, RootLoggerWritesLambdaLinesWithTheRequestId) {
+  auto def = python_function(
+      "import logging\n"
+      "logger = logging.getLogger()\n"
+      "def h(event, context):\n"
+      "    logging.basicConfig(format='%(message)s')  # no effect, as on Lambda\n"
+      "    logger.info('before the level is set')\n"
+      "    logger.warning('a warning')\n"
+      "    logger.setLevel(logging.INFO)\n"
+      "    logger.info('hello %s', event['name'])\n"
+      "    return 1\n",
+      "fn.h");
+  auto snapshot = load_ok(def);
+  ASSERT_TRUE(snapshot);
+  auto result = snapshot->invoke({.request_id = "req-log-1", .payload = R"({"name": "sprout"})"});
+  ASSERT_TRUE(result.has_value()) << result.error().message();
+  ASSERT_EQ(result->status, InvocationStatus::kOk) << result->detail << result->logs;
+  const std::regex line(
+      "\\[(WARNING|INFO)\\]\t\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z\treq-log-1\t(.*)");
+  std::vector<std::string> messages;
+  std::istringstream lines(result->logs);
+  for (std::string text; std::getline(lines, text);) {
+    std::smatch match;
+    ASSERT_TRUE(std::regex_match(text, match, line)) << "not a Lambda log line: " << text;
+    messages.push_back(match[1].str() + " " + match[2].str());
+  }
+  EXPECT_EQ(messages, (std::vector<std::string>{"WARNING a warning", "INFO hello sprout"}));
 }
 
 TEST_F(PythonRuntimeTest, UnmodifiedLambdaHandlerSeesEveryContextField) {
