@@ -12,7 +12,8 @@
 // the target are released one per pass, so pools shrink back gradually.
 //
 // Refills: up to ceil(arrival rate x refill time) of one function run in
-// parallel (no more than the keeper's threads), each forking one sandbox at
+// parallel (no more than the keeper's threads, nor the cores but one: a
+// refill competes with invocations for the CPU), each forking one sandbox at
 // a time and queueing itself again behind the other functions' refills
 // while its pool is short, so the threads go round all functions. A refill
 // starts at once when an invocation takes a sandbox (the snapshot's demand
@@ -111,6 +112,7 @@ class PreforkKeeper {
               const std::weak_ptr<FunctionSnapshot>& weak_snapshot);
 
   const uint32_t thread_count_;
+  const uint32_t parallel_limit_;  // refills of one function at once: threads, spare cores
   std::mutex mutex_;
   bool stopping_ = false;
   ThreadPool threads_;  // last: joined first, while the rest still exists
