@@ -1,71 +1,16 @@
 #include "agent/code_bundle.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstring>
-#include <optional>
+#include <string>
+#include <utility>
 
-#include "base/unique_fd.h"
+#include "agent/bundle_files.h"
+#include "agent/zip_bundle.h"
 
 namespace sprout::agent {
 namespace {
 
 constexpr size_t kBlock = 512;
-
-// The path with "." components removed; nullopt if it is absolute or has a
-// ".." component. "" for the bundle's root itself.
-std::optional<std::string> clean_relative_path(std::string_view path) {
-  if (!path.empty() && path[0] == '/') return std::nullopt;
-  std::string out;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    std::string_view part = path.substr(start, end - start);
-    if (part == "..") return std::nullopt;
-    if (!part.empty() && part != ".") {
-      if (!out.empty()) out += '/';
-      out.append(part);
-    }
-    start = end + 1;
-  }
-  return out;
-}
-
-Result<void> make_directories(const std::string& root, const std::string& relative) {
-  std::string path = root;
-  size_t start = 0;
-  while (start < relative.size()) {
-    size_t end = relative.find('/', start);
-    if (end == std::string::npos) end = relative.size();
-    path += "/" + relative.substr(start, end - start);
-    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return os_error("mkdir", path);
-    start = end + 1;
-  }
-  return {};
-}
-
-Result<void> write_file(const std::string& root, const std::string& relative, std::string_view data,
-                        bool executable) {
-  auto slash = relative.rfind('/');
-  if (slash != std::string::npos) {
-    if (auto r = make_directories(root, relative.substr(0, slash)); !r) return r;
-  }
-  std::string path = root + "/" + relative;
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                     executable ? 0755 : 0644));
-  if (!fd) return os_error("create", path);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n =
-        retry_eintr([&] { return ::write(fd.get(), data.data() + done, data.size() - done); });
-    if (n < 0) return os_error("write", path);
-    done += static_cast<size_t>(n);
-  }
-  return {};
-}
 
 Result<uint64_t> parse_octal(const char* field, size_t width, const std::string& entry) {
   uint64_t value = 0;
@@ -128,18 +73,17 @@ Result<void> extract_tar(std::string_view tar, const std::string& root) {
     }
     if (type == 'g') continue;  // global pax header: nothing we use
 
-    auto cleaned = clean_relative_path(name);
-    if (!cleaned) {
-      return plain_error("read bundle",
-                         "refusing tar entry with an absolute or escaping path: '" + name + "'");
-    }
+    auto cleaned = entry_relative_path(name, "tar");
+    if (!cleaned) return std::unexpected(cleaned.error());
     const std::string& relative = *cleaned;
     if (type == '5') {
       if (relative.empty()) continue;  // "./"
       if (auto r = make_directories(root, relative); !r) return r;
     } else if (type == '0' || type == '\0' || type == '7') {
       if (relative.empty()) return plain_error("read bundle", "tar entry without a name");
-      if (auto r = write_file(root, relative, data, (*mode & 0111) != 0); !r) return r;
+      auto file = create_entry_file(root, relative, (*mode & 0111) != 0);
+      if (!file) return std::unexpected(file.error());
+      if (auto r = write_all(file->get(), data, root + "/" + relative); !r) return r;
     } else {
       return plain_error("read bundle", std::string("unsupported tar entry type '") + type +
                                             "' for '" + name + "' (only files and directories)");
@@ -154,19 +98,29 @@ Result<void> lay_out_bundle(std::string_view bundle, BundleFormat format,
                             const std::string& file_name, const std::string& directory) {
   switch (format) {
     case SINGLE_FILE: {
-      auto relative = clean_relative_path(file_name);
+      auto relative = entry_relative_path(file_name, "single-file");
       if (!relative || relative->empty() || relative->find('/') != std::string::npos) {
         return plain_error("lay out code", "bad file name '" + file_name + "'");
       }
       // A lone file has no mode of its own; executable costs nothing and
       // lets an exec function be a single script.
-      return write_file(directory, *relative, bundle, true);
+      auto file = create_entry_file(directory, *relative, true);
+      if (!file) return std::unexpected(file.error());
+      return write_all(file->get(), bundle, directory + "/" + *relative);
     }
     case TAR:
       return extract_tar(bundle, directory);
+    case ZIP:
+      return extract_zip(bundle, directory);
     default:
       return plain_error("lay out code", "unknown bundle format");
   }
+}
+
+Result<uint64_t> bundle_unpacked_bytes(std::string_view bundle, BundleFormat format) {
+  if (format == ZIP) return zip_unpacked_bytes(bundle);
+  // A tar stream holds its files' bytes plus headers and padding: no more.
+  return bundle.size();
 }
 
 }  // namespace sprout::agent

@@ -122,7 +122,13 @@ Result<void> enter_snapshot_root(const LoadFunction& load, int bundle_fd) {
   } wipe{*bundle};
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
     return os_error("make mounts private", "/");
-  const size_t code_size = std::max<size_t>(16ull << 20, bundle->size() * 4);
+  // Room for what the bundle unpacks to (a zip may be compressed far more
+  // than 4x), plus slack for the file system's own blocks; tmpfs pages count
+  // against the function's memory limit, so a large unpack needs memory_mb.
+  auto unpacked = bundle_unpacked_bytes(*bundle, load.bundle_format());
+  if (!unpacked) return std::unexpected(unpacked.error());
+  const uint64_t code_size =
+      std::max<uint64_t>({16ull << 20, bundle->size() * 4, *unpacked + *unpacked / 8 + (1ull << 20)});
   if (auto r = mount_tmpfs("/var", "mode=0755,size=" + std::to_string(code_size)); !r) return r;
   if (mkdir("/var/task", 0755) != 0) return os_error("mkdir", "/var/task");
   if (auto r = lay_out_bundle(*bundle, load.bundle_format(), load.bundle_file_name(), "/var/task");

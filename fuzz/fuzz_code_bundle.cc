@@ -1,8 +1,10 @@
 // Fuzzes the laying out of a function's code bundle (agent/code_bundle.h):
-// tar streams and single files, as the agent lays them out under /var/task.
+// tar streams, zip archives and single files, as the agent lays them out
+// under /var/task.
 //
-// Input: byte 0 picks the format (even: TAR, odd: SINGLE_FILE); for a single
-// file, the bytes up to the first newline are its name. The bundle is laid
+// Input: byte 0 picks the format (odd: SINGLE_FILE; else bit 1 set: ZIP;
+// else TAR); for a single file, the bytes up to the first newline are its
+// name. The bundle is laid
 // out into a private directory, <scratch>/outside/target, under $TMPDIR
 // (scripts/run-fuzz.sh gives each run a scratch TMPDIR of its own).
 //
@@ -164,6 +166,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const bool single_file = (data[0] & 1) != 0;
+  const sprout::agent::BundleFormat format = single_file         ? sprout::agent::SINGLE_FILE
+                                             : (data[0] & 2) != 0 ? sprout::agent::ZIP
+                                                                  : sprout::agent::TAR;
   std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
   std::string file_name;
   if (single_file) {
@@ -173,9 +178,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   g_laying_out = true;
-  auto laid = sprout::agent::lay_out_bundle(rest, single_file ? sprout::agent::SINGLE_FILE
-                                                              : sprout::agent::TAR,
-                                            file_name, g_target);
+  auto laid = sprout::agent::lay_out_bundle(rest, format, file_name, g_target);
   g_laying_out = false;
   (void)laid;  // a refusal is fine; what it left behind is checked below
 

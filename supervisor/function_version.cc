@@ -49,7 +49,9 @@ FunctionDefinition definition_of(const api::FunctionInfo& info, const std::strin
   definition.version = std::to_string(info.version());
   definition.tenant = info.tenant();
   definition.handler = spec.handler();
-  definition.bundle_format = spec.code_format() == api::TAR ? agent::TAR : agent::SINGLE_FILE;
+  definition.bundle_format = spec.code_format() == api::TAR   ? agent::TAR
+                             : spec.code_format() == api::ZIP ? agent::ZIP
+                                                              : agent::SINGLE_FILE;
   definition.bundle_file_name = spec.code_file_name();
   definition.bundle = code;
   definition.timeout_ms = spec.timeout_ms();

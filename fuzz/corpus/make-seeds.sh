@@ -118,6 +118,47 @@ seed("single-file", b"handler.py\ndef lambda_handler(event, context):\n    retur
 seed("single-file-escape", b"../handler.py\nno\n", 1)
 PY
 
+# --- zip bundles: format byte 2 (fuzz/fuzz_code_bundle.cc); made by
+# Python's zipfile, hostile ones patched by hand.
+python3 - "$corpus/fuzz_code_bundle" <<'PY'
+import io, os, stat, struct, sys, zipfile
+out = sys.argv[1]
+def zipped(entries, method=zipfile.ZIP_DEFLATED):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as z:
+        for name, mode, data in entries:
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+            info.create_system, info.external_attr = 3, mode << 16
+            info.compress_type = method
+            if stat.S_ISDIR(mode):
+                info.external_attr |= 0x10
+            z.writestr(info, data)
+    return buf.getvalue()
+def seed(name, data):
+    open(os.path.join(out, "zip-" + name), "wb").write(bytes([2]) + data)
+seed("package", zipped([("pkg/", 0o40755, b""), ("pkg/__init__.py", 0o100644, b""),
+                        ("handler.py", 0o100644, b"def h(e, c):\n    return 1\n" * 20),
+                        ("bin/run.sh", 0o100755, b"#!/bin/sh\ncat\n")]))
+seed("stored", zipped([("a.txt", 0o100644, b"stored\n")], zipfile.ZIP_STORED))
+seed("escape-dotdot", zipped([("../escaped.txt", 0o100644, b"no\n")]))
+seed("escape-absolute", zipped([("/tmp/absolute.txt", 0o100644, b"no\n")]))
+seed("backslash", zipped([("..\\escaped.txt", 0o100644, b"no\n")]))
+seed("symlink", zipped([("link", 0o120777, b"/etc/passwd"), ("link/x", 0o100644, b"no\n")]))
+seed("device", zipped([("null", 0o20666, b"")]))
+seed("fifo", zipped([("pipe", 0o10644, b"")]))
+seed("duplicate", zipped([("same.py", 0o100644, b"1\n"), ("./same.py", 0o100644, b"2\n")]))
+seed("file-then-dir", zipped([("same", 0o100644, b"f\n"), ("same/inner.txt", 0o100644, b"g\n")]))
+# The central directory declares 16 bytes of an entry that inflates to 64 KiB.
+bomb = bytearray(zipped([("bomb.bin", 0o100644, b"\0" * 65536)]))
+central = bomb.rfind(b"PK\x01\x02")
+struct.pack_into("<I", bomb, central + 24, 16)
+seed("declared-too-small", bytes(bomb))
+bad_crc = bytearray(zipped([("crc.txt", 0o100644, b"checked\n")]))
+struct.pack_into("<I", bad_crc, bad_crc.rfind(b"PK\x01\x02") + 16, 7)
+seed("crc-mismatch", bytes(bad_crc))
+seed("truncated", zipped([("a.txt", 0o100644, b"a\n" * 100)])[:-30])
+PY
+
 # --- daemon configs: [config text] %% [flags, one a line] %% [passwd] %% [group]
 cat > "$corpus/fuzz_daemon_config/documented" <<'CFG'
 # The example of supervisor/proto/daemon_config.proto.

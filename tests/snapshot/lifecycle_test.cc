@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -97,6 +98,33 @@ TEST_F(LifecycleTest, PreforkedSandboxesServeFirst) {
   auto third = invoke(*snapshot, "{}");
   EXPECT_FALSE(third.metrics.preforked);
   EXPECT_EQ(third.status, InvocationStatus::kOk);
+}
+
+TEST_F(LifecycleTest, ZipThatUnpacksFarLargerThanItselfIsLaidOut) {
+  // 40 MiB of zeros deflate to ~40 KiB: the code's file system is sized by
+  // what the zip unpacks to, not by the zip's own size.
+  char path[] = "/tmp/sprout-zip-test-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  const std::string make =
+      std::string("/usr/bin/python3 -c \"import zipfile,sys\n"
+                  "with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n"
+                  "    z.writestr('app.py', 'import os\\ndef h(e, c):\\n    return os.path.getsize(\\'/var/task/big.bin\\')\\n')\n"
+                  "    z.writestr('big.bin', bytes(40 << 20))\" ") +
+      path;
+  ASSERT_EQ(std::system(make.c_str()), 0);
+  FunctionDefinition def = python_function("", "app.h");
+  def.bundle_format = agent::ZIP;
+  def.bundle = read_file(path);
+  unlink(path);
+  ASSERT_LT(def.bundle.size(), 1u << 20);
+  def.sandbox.set_memory_limit_bytes(256ull << 20);  // tmpfs pages count against it
+  auto snapshot = load_ok(def);
+  ASSERT_TRUE(snapshot);
+  auto result = invoke(*snapshot, "{}");
+  EXPECT_EQ(result.status, InvocationStatus::kOk) << result.detail << result.logs;
+  EXPECT_EQ(result.result, std::to_string(40 << 20));
 }
 
 TEST_F(LifecycleTest, PreforkIsHandedOutOnlyOnceWarm) {
