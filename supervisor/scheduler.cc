@@ -71,6 +71,7 @@ uint64_t Scheduler::request(const std::string& function, uint32_t max_concurrenc
     return 0;
   }
   if (queue_.size() >= max_queue_) {
+    ++refusals_.queue_full;
     lock.unlock();
     decide(Admission::kQueueFull, Slot(), {});
     return 0;
@@ -133,6 +134,7 @@ void Scheduler::expire_waiters() {
       decided.push_back(
           {std::move(waiter.decide), Admission::kQueueTimeout, Slot(), since(waiter.queued_at)});
       queue_.pop_front();
+      ++refusals_.queue_timeout;
     }
     admit_waiters_locked(&decided);
     lock.unlock();
@@ -169,6 +171,11 @@ uint32_t Scheduler::live(const std::string& function) {
 uint32_t Scheduler::queued() {
   std::lock_guard lock(mutex_);
   return static_cast<uint32_t>(queue_.size());
+}
+
+Scheduler::Refusals Scheduler::refusals() {
+  std::lock_guard lock(mutex_);
+  return refusals_;
 }
 
 }  // namespace sprout::supervisor

@@ -73,6 +73,14 @@ class Scheduler {
   uint32_t live(const std::string& function);
   uint32_t queued();
 
+  // Invocations refused since the start (THROTTLED), by reason; a drain's
+  // refusals and cancelled waits are not counted.
+  struct Refusals {
+    uint64_t queue_full = 0;
+    uint64_t queue_timeout = 0;
+  };
+  Refusals refusals();
+
  private:
   struct Waiter {
     uint64_t ticket;
@@ -105,6 +113,7 @@ class Scheduler {
   std::map<std::string, uint32_t> live_by_function_;
   std::deque<Waiter> queue_;
   uint64_t next_ticket_ = 1;
+  Refusals refusals_;
   bool draining_ = false;
   bool stopping_ = false;
   std::thread expiry_;

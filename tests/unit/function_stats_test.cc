@@ -44,5 +44,46 @@ TEST(FunctionStats, ComputesPercentilesAndTotals) {
   EXPECT_EQ(snapshot.preforked_starts(), 50u);
 }
 
+TEST(FunctionStats, CountersForMetricsMatchTheStatsAndOnlyGrow) {
+  supervisor::FunctionStats stats;
+  supervisor::FunctionStats::Counters previous = stats.counters();
+  for (uint64_t i = 1; i <= 20; ++i) {
+    api::Metrics metrics;
+    metrics.set_total_us(i * 1500);
+    metrics.set_run_us(i % 4 ? i * 1000 : 0);  // every 4th never reached a sandbox
+    metrics.set_billed_ms(i % 4 ? i : 0);
+    metrics.set_fork_us(i % 2 ? 300 : 0);
+    metrics.set_preforked(i % 2 == 0);
+    stats.record(i % 5 ? api::OK : api::FUNCTION_ERROR, metrics, 256);
+    if (i % 3 == 0) stats.record_throttle();
+    if (i == 1) stats.record_init(139190);
+    const supervisor::FunctionStats::Counters now = stats.counters();
+    // Monotonic, as Prometheus counters must be.
+    EXPECT_GE(now.billed_ms, previous.billed_ms);
+    EXPECT_GE(now.memory_mb_billed_ms, previous.memory_mb_billed_ms);
+    EXPECT_GE(now.throttles, previous.throttles);
+    EXPECT_EQ(now.total_seconds.count(), previous.total_seconds.count() + 1);
+    EXPECT_GE(now.total_seconds.sum(), previous.total_seconds.sum());
+    previous = now;
+  }
+  const auto snapshot = stats.snapshot("f");
+  const auto& counters = previous;
+  EXPECT_EQ(counters.by_status.at("OK"), snapshot.by_status().at("OK"));
+  EXPECT_EQ(counters.by_status.at("FUNCTION_ERROR"), 4u);
+  EXPECT_EQ(counters.billed_ms, snapshot.billed_ms());
+  EXPECT_EQ(counters.cold_starts, snapshot.cold_starts());
+  EXPECT_EQ(counters.prefork_hits, snapshot.preforked_starts());
+  EXPECT_EQ(counters.throttles, 6u);
+  EXPECT_EQ(snapshot.invocations(), 20u) << "a throttle is not an invocation";
+  // Kept whole: memory_mb x billed_ms, the exact GB-seconds x 1024 x 1000.
+  EXPECT_EQ(counters.memory_mb_billed_ms, 256 * counters.billed_ms);
+  EXPECT_NEAR(static_cast<double>(counters.memory_mb_billed_ms) / 1024 / 1000,
+              snapshot.gb_seconds(), 1e-9);
+  EXPECT_EQ(counters.total_seconds.count(), 20u);
+  EXPECT_EQ(counters.run_seconds.count(), 15u) << "only invocations that ran have a run phase";
+  EXPECT_EQ(counters.init_seconds.count(), 1u);
+  EXPECT_DOUBLE_EQ(counters.init_seconds.sum(), 0.13919);
+}
+
 }  // namespace
 }  // namespace sprout

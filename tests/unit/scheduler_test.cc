@@ -90,6 +90,24 @@ TEST(Scheduler, FullQueueIsRefusedAndTheWaiterTimesOut) {
   EXPECT_FALSE(waiting.slot.held());
   EXPECT_GE(waiting.waited, std::chrono::milliseconds(50));
   EXPECT_EQ(scheduler.queued(), 0u);
+  // Both refusals are counted, each under its reason (/metrics).
+  const Scheduler::Refusals refusals = scheduler.refusals();
+  EXPECT_EQ(refusals.queue_full, 1u);
+  EXPECT_EQ(refusals.queue_timeout, 1u);
+}
+
+TEST(Scheduler, CountsNoRefusalForAdmissionsCancellationsOrADrain) {
+  Scheduler scheduler(1, 2, std::chrono::seconds(30));
+  Outcome running, cancelled, drained;
+  scheduler.request("f", 5, running.callback());
+  const uint64_t ticket = scheduler.request("f", 5, cancelled.callback());
+  ASSERT_TRUE(scheduler.cancel(ticket));
+  scheduler.request("f", 5, drained.callback());
+  scheduler.start_draining();
+  EXPECT_EQ(drained.wait(), Admission::kDraining);
+  const Scheduler::Refusals refusals = scheduler.refusals();
+  EXPECT_EQ(refusals.queue_full, 0u);
+  EXPECT_EQ(refusals.queue_timeout, 0u);
 }
 
 TEST(Scheduler, AWaiterAtItsFunctionLimitDoesNotHoldUpOthers) {
