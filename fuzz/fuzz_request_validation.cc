@@ -94,8 +94,9 @@ void check_deploy(api::FunctionSpec spec) {
   if (spec.runtime() != api::PYTHON3)
     check(inside_bundle(spec.handler()), "accepted handler path stays inside the bundle", &spec);
   check(!spec.code().empty(), "accepted code is non-empty", &spec);
-  check(spec.code_format() == api::SINGLE_FILE || spec.code_format() == api::TAR,
-        "accepted code_format is SINGLE_FILE or TAR", &spec);
+  check(spec.code_format() == api::SINGLE_FILE || spec.code_format() == api::TAR ||
+            spec.code_format() == api::ZIP,
+        "accepted code_format is SINGLE_FILE, TAR or ZIP", &spec);
   if (spec.code_format() == api::SINGLE_FILE) {
     // The agent lays it out as /var/task/<name> (agent/code_bundle.cc): a
     // name of its own, so not "." or "..".

@@ -16,6 +16,10 @@ packages=(
   # runtimes, llvm-16 for llvm-symbolizer in sanitizer reports.
   clang-16 libclang-rt-16-dev llvm-16
   bubblewrap runc crun criu python3-pil
+  # The HTTP front door (docs/http.md): OpenSSL for SigV4's HMAC-SHA256,
+  # zlib to inflate .zip code bundles; the real AWS clients and Prometheus
+  # that its e2e tests drive (awscli, python3-boto3, prometheus/promtool).
+  libssl-dev zlib1g-dev awscli python3-boto3 prometheus curl
 )
 
 missing=()

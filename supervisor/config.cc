@@ -4,8 +4,11 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 
+#include <arpa/inet.h>
+
 #include <cstdlib>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -96,10 +99,17 @@ std::string usage_text() {
          "               [--host-id-first ID] [--host-id-count N] [--snapshot-idle-ttl-s S]\n"
          "               [--fork-timeout-ms N] [--prefork-threads N]\n"
          "               [--max-connections N] [--frame-timeout-ms N]\n"
+         "               [--http-listen ADDR:PORT] [--http-max-connections N]\n"
+         "               [--http-max-header-bytes N] [--http-max-body-bytes N]\n"
+         "               [--http-request-timeout-ms N]\n"
          "defaults: --socket /run/sprout/sprout.sock --state-dir /var/lib/sprout\n"
          "          --host-id-first 3000000000 --host-id-count 65536\n"
          "          --snapshot-idle-ttl-s 600 (0: never evict) --fork-timeout-ms 10000\n"
          "          --prefork-threads 4 --max-connections 1024 --frame-timeout-ms 10000\n"
+         "          HTTP (docs/http.md) off unless --http-listen; then --http-max-connections 256\n"
+         "          --http-max-header-bytes 16384 --http-max-body-bytes 8454144\n"
+         "          --http-request-timeout-ms 30000; SigV4 access keys (http_credentials) and\n"
+         "          http_allow_unauthenticated_loopback (default true) in the config file only.\n"
          "The config file is a DaemonConfig (supervisor/proto/daemon_config.proto) in text "
          "format.\n";
 }
@@ -122,7 +132,74 @@ void apply_config_defaults(DaemonConfig& config) {
   if (config.prefork_threads() == 0) config.set_prefork_threads(4);
   if (config.max_connections() == 0) config.set_max_connections(1024);
   if (config.frame_timeout_ms() == 0) config.set_frame_timeout_ms(10000);
+  if (!config.has_http_allow_unauthenticated_loopback())
+    config.set_http_allow_unauthenticated_loopback(true);
+  if (config.http_max_connections() == 0)
+    config.set_http_max_connections(kDefaultHttpMaxConnections);
+  if (config.http_max_header_bytes() == 0)
+    config.set_http_max_header_bytes(kDefaultHttpMaxHeaderBytes);
+  // A CreateFunction carries the code bundle base64-encoded (4 bytes per 3)
+  // in a JSON envelope: room for the largest bundle a frame can take.
+  if (config.http_max_body_bytes() == 0) {
+    config.set_http_max_body_bytes((config.max_frame_bytes() + 2) / 3 * 4 +
+                                   limits::kFrameEnvelopeBytes);
+  }
+  if (config.http_request_timeout_ms() == 0)
+    config.set_http_request_timeout_ms(kDefaultHttpRequestTimeoutMs);
 }
+
+Result<HttpListenAddress> parse_http_listen(const std::string& text) {
+  auto refuse = [&] {
+    return plain_error("parse http_listen",
+                       "'" + text +
+                           "' is not ADDR:PORT with an IPv4 or [IPv6] address and a port "
+                           "0..65535 (e.g. 127.0.0.1:9000, [::1]:9000)");
+  };
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return refuse();
+  std::string address = text.substr(0, colon);
+  const std::string port_text = text.substr(colon + 1);
+  const bool bracketed = address.front() == '[' && address.back() == ']';
+  if (bracketed) address = address.substr(1, address.size() - 2);
+  unsigned char parsed[sizeof(in6_addr)];
+  const bool v4 = !bracketed && inet_pton(AF_INET, address.c_str(), parsed) == 1;
+  const bool v6 = bracketed && inet_pton(AF_INET6, address.c_str(), parsed) == 1;
+  if (!v4 && !v6) return refuse();
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos)
+    return refuse();
+  const unsigned long port = std::strtoul(port_text.c_str(), nullptr, 10);
+  if (port > 65535) return refuse();
+  return HttpListenAddress{.address = address, .port = static_cast<uint16_t>(port)};
+}
+
+namespace {
+
+// What only a whole configuration can tell: the HTTP settings.
+Result<void> check_http_settings(const DaemonConfig& config) {
+  if (!config.http_listen().empty()) {
+    if (auto listen = parse_http_listen(config.http_listen()); !listen)
+      return std::unexpected(listen.error());
+  }
+  std::set<std::string> keys;
+  for (const auto& credential : config.http_credentials()) {
+    if (credential.access_key_id().empty() || credential.secret_access_key().empty()) {
+      return plain_error("parse config",
+                         "http_credentials needs both access_key_id and secret_access_key");
+    }
+    if (!keys.insert(credential.access_key_id()).second) {
+      return plain_error("parse config", "http_credentials names access key id '" +
+                                             credential.access_key_id() + "' twice");
+    }
+  }
+  if (config.http_max_header_bytes() < 1024) {
+    return plain_error("parse config", "http_max_header_bytes must be at least 1024, not " +
+                                           std::to_string(config.http_max_header_bytes()));
+  }
+  return {};
+}
+
+}  // namespace
 
 Result<DaemonConfig> load_config(int argc, char** argv) {
   DaemonConfig flags;
@@ -150,12 +227,18 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
       config_file = value;
     } else if (flag == "--agent") {
       flags.set_agent_path(value);
+    } else if (flag == "--http-listen") {
+      flags.set_http_listen(value);
     } else if (flag == "--python-pre-import") {
       flags.add_python_pre_imports(value);
     } else if (flag == "--max-frame-bytes") {
       auto n = number(value, flag, std::numeric_limits<uint64_t>::max());
       if (!n) return std::unexpected(n.error());
       flags.set_max_frame_bytes(*n);
+    } else if (flag == "--http-max-body-bytes") {
+      auto n = number(value, flag, std::numeric_limits<uint64_t>::max());
+      if (!n) return std::unexpected(n.error());
+      flags.set_http_max_body_bytes(*n);
     } else {
       auto n = number(value, flag);
       if (!n) return std::unexpected(n.error());
@@ -185,6 +268,12 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
         flags.set_max_connections(*n);
       else if (flag == "--frame-timeout-ms")
         flags.set_frame_timeout_ms(*n);
+      else if (flag == "--http-max-connections")
+        flags.set_http_max_connections(*n);
+      else if (flag == "--http-max-header-bytes")
+        flags.set_http_max_header_bytes(*n);
+      else if (flag == "--http-request-timeout-ms")
+        flags.set_http_request_timeout_ms(*n);
       else
         return plain_error("parse flags", "unknown flag " + flag + "\n" + usage_text());
     }
@@ -206,6 +295,7 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
   }
   config.MergeFrom(flags);  // flags win over the file
   apply_config_defaults(config);
+  if (auto http = check_http_settings(config); !http) return std::unexpected(http.error());
   return config;
 }
 

@@ -18,6 +18,21 @@ inline constexpr uint32_t kDefaultHostIdFirst = 3000000000u;
 inline constexpr uint32_t kDefaultHostIdCount = 65536;
 inline constexpr uint32_t kDefaultSnapshotIdleTtlS = 600;
 
+// The HTTP front door's defaults (docs/http.md).
+inline constexpr uint32_t kDefaultHttpMaxConnections = 256;
+inline constexpr uint32_t kDefaultHttpMaxHeaderBytes = 16 * 1024;
+inline constexpr uint32_t kDefaultHttpRequestTimeoutMs = 30000;
+
+// http_listen, parsed: an IPv4 or IPv6 address (without brackets) and a
+// port (0: ephemeral).
+struct HttpListenAddress {
+  std::string address;
+  uint16_t port = 0;
+};
+// "127.0.0.1:9000", "[::1]:9000", "0.0.0.0:0"; refused otherwise (host
+// names included: sproutd binds exactly what it is told).
+Result<HttpListenAddress> parse_http_listen(const std::string& text);
+
 // Parses argv; "--help" yields an Error whose detail is the usage text.
 Result<DaemonConfig> load_config(int argc, char** argv);
 void apply_config_defaults(DaemonConfig& config);

@@ -2,12 +2,20 @@
 
 #include "base/log.h"
 #include "supervisor/api_translation.h"
+#include "supervisor/lambda_log_lines.h"
+#include "supervisor/request_id.h"
 #include "supervisor/validation.h"
 
 namespace sprout::supervisor {
 namespace {
 
 constexpr const char* kVersionString = "sprout 0.1.0";
+
+uint64_t microseconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
 
 }  // namespace
 
@@ -123,14 +131,22 @@ api::Response FunctionManager::deploy(api::DeployRequest request) {
   if (auto saved = registry_.save(version->info(), code); !saved) {
     return error_response(api::INTERNAL, "store " + spec.name() + ": " + saved.error().message());
   }
+  // The init as the snapshot measured it, for the first invocation on this
+  // snapshot to report: noted before the version is published, so that no
+  // invocation can run on the snapshot first. (settle(0) only hands out the
+  // resident snapshot: a zero TTL evicts nothing.)
+  const uint64_t init_us = loaded->init.init_duration_us();
+  const std::shared_ptr<FunctionSnapshot> resident = version->settle(0);
   std::shared_ptr<FunctionVersion> replaced;
   {
     std::lock_guard lock(functions_mutex_);
     auto& stats = stats_[spec.name()];
     if (!stats) stats = std::make_shared<FunctionStats>();
     version->stats = stats;
+    stats->init_reports().loaded(resident, init_us);
     replaced = std::exchange(functions_[spec.name()], version);
   }
+  version->stats->record_init(init_us);
   // Outside the lock: the old snapshot ends here unless invocations still
   // hold it, then with the last of them.
   replaced.reset();
@@ -184,10 +200,12 @@ void FunctionManager::invoke(const api::InvokeRequest& request,
       case Scheduler::Admission::kAdmitted:
         break;
       case Scheduler::Admission::kQueueFull:
+        version->stats->record_throttle();
         return reply(error_response(api::THROTTLED, "too many invocations waiting (queue of " +
                                                         std::to_string(config_.max_queue()) +
                                                         " full)"));
       case Scheduler::Admission::kQueueTimeout:
+        version->stats->record_throttle();
         return reply(error_response(
             api::THROTTLED, "no free slot for " + spec.name() + " within " +
                                 std::to_string(config_.queue_timeout_ms()) +
@@ -247,32 +265,67 @@ api::Response FunctionManager::run_admitted(FunctionVersion& version,
   invoke->set_function_version(version.info().version());
   const uint32_t timeout_ms =
       request.timeout_ms() ? std::min(request.timeout_ms(), spec.timeout_ms()) : spec.timeout_ms();
+  // Chosen here, not by the snapshot, so that an invocation that never
+  // reaches a sandbox still has an id for its log lines.
+  const std::string request_id = new_request_id();
   Result<InvocationResult> result = plain_error("invoke", "not run");
+  std::optional<uint64_t> init_us;
+  uint64_t waited_for_load_us = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto snapshot = version.live_snapshot(zygotes_, cgroups_);
-    if (!snapshot) {
-      fill_snapshot_failure(snapshot.error(), version.init_failure(), invoke);
+    RunOn run_on = snapshot_for_invocation(version);
+    waited_for_load_us += run_on.waited_for_load_us;
+    if (!run_on.snapshot) {
+      fill_snapshot_failure(run_on.snapshot.error(), version.init_failure(), invoke);
       break;
     }
-    result = (*snapshot)->invoke(
-        {.payload = request.payload(), .timeout_ms = timeout_ms, .cancel_fd = cancel_fd});
+    if (run_on.init_us) init_us = run_on.init_us;
+    const auto& snapshot = *run_on.snapshot;
+    result = snapshot->invoke({.request_id = request_id,
+                               .payload = request.payload(),
+                               .timeout_ms = timeout_ms,
+                               .cancel_fd = cancel_fd});
     // A snapshot that died before forking this invocation is rebuilt and
     // the invocation tried once more; nothing of it ran yet.
-    if (result || (*snapshot)->alive()) break;
+    if (result || snapshot->alive()) break;
   }
   if (result) {
     fill_invoke_response(std::move(*result), invoke);
   } else {
     fill_invoke_failure(result.error(), invoke);
   }
+  if (invoke->request_id().empty()) invoke->set_request_id(request_id);
   auto* metrics = invoke->mutable_metrics();
   metrics->set_queue_us(queued.count());
-  metrics->set_total_us(std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - received)
-                            .count());
+  metrics->set_init_us(waited_for_load_us);
+  metrics->set_total_us(microseconds_since(received));
+  invoke->set_logs(with_lambda_log_lines({.request_id = invoke->request_id(),
+                                          .version = version.info().version(),
+                                          .run_us = metrics->run_us(),
+                                          .billed_ms = metrics->billed_ms(),
+                                          .memory_mb = spec.memory_mb(),
+                                          .peak_memory_bytes = metrics->peak_memory_bytes(),
+                                          .init_us = init_us},
+                                         invoke->logs()));
   finish_invoke_response(&response);
   version.stats->record(invoke->status(), *metrics, spec.memory_mb());
   return response;
+}
+
+FunctionManager::RunOn FunctionManager::snapshot_for_invocation(FunctionVersion& version) {
+  // A version without a live snapshot loads one in live_snapshot() (or
+  // waits for the invocation that is loading it): this invocation's wait is
+  // then the init's figure, on sproutd's clock, unless the deploy already
+  // noted the snapshot's own.
+  const bool resident = version.has_live_snapshot();
+  const auto asked = std::chrono::steady_clock::now();
+  RunOn run_on{.snapshot = version.live_snapshot(zygotes_, cgroups_)};
+  if (!resident) run_on.waited_for_load_us = microseconds_since(asked);
+  if (!run_on.snapshot) return run_on;
+  InitReports& reports = version.stats->init_reports();
+  if (!resident && reports.loaded(*run_on.snapshot, run_on.waited_for_load_us))
+    version.stats->record_init(run_on.waited_for_load_us);
+  run_on.init_us = reports.claim(*run_on.snapshot);
+  return run_on;
 }
 
 api::Response FunctionManager::submit(const api::InvokeRequest& request) {
@@ -312,6 +365,13 @@ api::Response FunctionManager::list() {
   auto* list = response.mutable_list();
   for (const auto& version : current_versions()) *list->add_functions() = version->describe();
   return response;
+}
+
+std::optional<FunctionManager::CurrentFunction> FunctionManager::current_function(
+    const std::string& name) {
+  auto version = lookup(name);
+  if (!version) return std::nullopt;
+  return CurrentFunction{version->describe(), version->code()};
 }
 
 api::Response FunctionManager::get(const std::string& name) {
@@ -387,6 +447,50 @@ api::Response FunctionManager::health() {
   health->set_queued_invocations(scheduler_.queued());
   health->set_result_waits(async_.waiting());
   return response;
+}
+
+NodeMetrics FunctionManager::metrics() {
+  NodeMetrics node;
+  std::vector<std::pair<std::string, std::shared_ptr<FunctionStats>>> stats;
+  {
+    std::lock_guard lock(functions_mutex_);
+    stats.assign(stats_.begin(), stats_.end());
+  }
+  node.functions.reserve(stats.size());
+  for (const auto& [name, function_stats] : stats)
+    node.functions.push_back({.name = name, .counters = function_stats->counters()});
+  for (const auto& version : current_versions()) {
+    // Read only: a render may run on a server thread, which must not end
+    // (reap) a snapshot; the maintenance pass does that.
+    if (version->has_live_snapshot()) ++node.live_snapshots;
+    node.idle_sandboxes += version->describe().idle_sandboxes();
+  }
+  node.serving = !draining_;
+  node.live_sandboxes = scheduler_.live();
+  node.queued_invocations = scheduler_.queued();
+  const Scheduler::Refusals refusals = scheduler_.refusals();
+  node.refused_queue_full = refusals.queue_full;
+  node.refused_queue_timeout = refusals.queue_timeout;
+  node.live_zygotes = static_cast<uint32_t>(zygotes_.live_zygotes());
+  node.host_ids_in_use = static_cast<uint32_t>(zygotes_.host_ids_in_use());
+  node.result_waits = async_.waiting();
+  std::map<std::string, std::function<uint32_t()>> counts;
+  {
+    std::lock_guard lock(connection_counts_mutex_);
+    counts = connection_counts_;
+  }
+  // Outside the lock: a count may take its listener's own lock.
+  for (const auto& [listener, count] : counts) node.connections.emplace_back(listener, count());
+  return node;
+}
+
+void FunctionManager::set_connection_count(const std::string& listener,
+                                           std::function<uint32_t()> count) {
+  std::lock_guard lock(connection_counts_mutex_);
+  if (count)
+    connection_counts_[listener] = std::move(count);
+  else
+    connection_counts_.erase(listener);
 }
 
 void FunctionManager::start_draining() {

@@ -34,6 +34,7 @@
 #include "supervisor/call_cancellation.h"
 #include "supervisor/function_stats.h"
 #include "supervisor/function_version.h"
+#include "supervisor/node_metrics.h"
 #include "supervisor/prefork_keeper.h"
 #include "supervisor/proto/daemon_config.pb.h"
 #include "supervisor/registry.h"
@@ -70,6 +71,15 @@ class FunctionManager {
               std::chrono::steady_clock::time_point received, const Reply& reply);
   api::Response list();
   api::Response get(const std::string& name);
+  // The current version's description and code bundle, for a redeploy that
+  // changes only the configuration (Lambda's UpdateFunctionConfiguration)
+  // and for CodeSha256. Survives restarts (versions are restored with their
+  // code). std::nullopt: no such function.
+  struct CurrentFunction {
+    api::FunctionInfo info;
+    std::string code;
+  };
+  std::optional<CurrentFunction> current_function(const std::string& name);
   api::Response remove(const std::string& name);
   api::Response stats(const std::string& name);
   api::Response health();
@@ -87,11 +97,30 @@ class FunctionManager {
   void kill_async_invocations() { async_cancellation_->cancel(); }
   uint32_t live_invocations() { return scheduler_.live(); }
 
+  // Everything /metrics shows (metrics_exposition.h), copied now. Holds each
+  // lock only to copy numbers: never waits for a load, a fork or an
+  // invocation.
+  NodeMetrics metrics();
+  // Registers how a listener counts its open connections, for /metrics
+  // (sprout_connections{listener=...}); an empty `count` removes it. `count`
+  // is called on every render, with none of the manager's locks held, and
+  // must be thread-safe; remove it before what it reads goes away.
+  void set_connection_count(const std::string& listener, std::function<uint32_t()> count);
+
  private:
   // The part of invoke() after admission, on an invocation thread.
   api::Response run_admitted(FunctionVersion& version, const api::InvokeRequest& request,
                              int cancel_fd, std::chrono::steady_clock::time_point received,
                              std::chrono::microseconds queued);
+  // The snapshot an invocation runs on; the init it reports (REPORT's Init
+  // Duration) when it is the first on a freshly loaded snapshot; and how
+  // long it waited for a load on its own critical path (Metrics.init_us).
+  struct RunOn {
+    Result<std::shared_ptr<FunctionSnapshot>> snapshot;
+    std::optional<uint64_t> init_us;
+    uint64_t waited_for_load_us = 0;
+  };
+  RunOn snapshot_for_invocation(FunctionVersion& version);
   std::shared_ptr<FunctionVersion> lookup(const std::string& name);
   std::vector<std::shared_ptr<FunctionVersion>> current_versions();
 
@@ -112,6 +141,9 @@ class FunctionManager {
   std::map<std::string, std::shared_ptr<FunctionVersion>> functions_;
   std::map<std::string, std::shared_ptr<FunctionStats>> stats_;
   std::map<std::string, std::shared_ptr<std::mutex>> deploy_locks_;
+
+  std::mutex connection_counts_mutex_;
+  std::map<std::string, std::function<uint32_t()>> connection_counts_;
 
   AsyncResults async_;
   // Shared by every InvokeAsync invocation, in place of a client's.

@@ -36,6 +36,8 @@ class FunctionVersion {
 
   const api::FunctionInfo& info() const { return info_; }
   const api::FunctionSpec& spec() const { return info_.spec(); }
+  // The code bundle (kept: every reload of the snapshot lays it out again).
+  const std::string& code() const { return definition_.bundle; }
   // "hello@3"
   const std::string& label() const { return label_; }
   const std::shared_ptr<PreforkKeeper::Pool>& prefork_pool() const { return prefork_pool_; }

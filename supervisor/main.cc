@@ -5,8 +5,9 @@
 // Start-up order: configuration -> host id range (refused, exit 2, when an
 // account uses one of its ids) -> cgroup pool (removing what a crashed
 // sproutd left) -> registry (removing half-written deploys) -> every stored
-// function taken in (each loads on its first invocation) -> socket ->
-// "sproutd: ready on PATH" on stdout.
+// function taken in (each loads on its first invocation) -> the HTTP
+// listener when asked ("sproutd: http listening on ADDR:PORT" on stdout,
+// the port actually bound) -> socket -> "sproutd: ready on PATH" on stdout.
 #include <limits.h>
 #include <signal.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <optional>
 
 #include "base/log.h"
+#include "http/front_door.h"
 #include "host/cgroup_pool.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/sandbox_reaper.h"
@@ -90,12 +92,38 @@ int main(int argc, char** argv) {
                                         std::move(host_ids));
     manager.restore();
     supervisor::Server server(*config, manager);
-    if (auto listening = server.listen(); !listening) {
-      log_line(LogLevel::kError, listening.error().message());
-      exit_code = 1;
-    } else {
-      server.run();
+    manager.set_connection_count("api_socket", [&server] { return server.connection_count(); });
+    // After the server (it serves on the server's io_context), so destroyed
+    // before it.
+    std::optional<http::HttpFrontDoor> front_door;
+    if (!config->http_listen().empty()) {
+      front_door.emplace(server, *config, manager);
+      auto bound = front_door->listen();
+      if (!bound) {
+        log_line(LogLevel::kError, bound.error().message());
+        exit_code = 1;
+      } else {
+        std::printf("sproutd: http listening on %s\n", http::describe_endpoint(*bound).c_str());
+        (void)std::fflush(stdout);  // read by whoever started sproutd; nothing to do if gone
+        log_line(LogLevel::kInfo, "http: serving on " + http::describe_endpoint(*bound));
+        server.add_drain_participant(&*front_door);
+        manager.set_connection_count("http",
+                                     [door = &*front_door] { return door->connection_count(); });
+        front_door->start();
+      }
     }
+    // When the HTTP listener could not bind, nothing is served.
+    if (exit_code == 0) {
+      if (auto listening = server.listen(); !listening) {
+        log_line(LogLevel::kError, listening.error().message());
+        exit_code = 1;
+      } else {
+        server.run();
+      }
+    }
+    // The counts' owners end before the manager.
+    manager.set_connection_count("http", nullptr);
+    manager.set_connection_count("api_socket", nullptr);
   }
   SandboxReaper::instance().wait_until_empty();
   return exit_code;

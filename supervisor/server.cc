@@ -114,10 +114,14 @@ void Server::on_accept_error(const boost::system::error_code& error) {
   });
 }
 
+uint32_t Server::connection_count() {
+  std::lock_guard lock(connections_mutex_);
+  return static_cast<uint32_t>(connections_.size());
+}
+
 api::Response Server::health() {
   api::Response response = manager_.health();
-  std::lock_guard lock(connections_mutex_);
-  response.mutable_health()->set_connections(static_cast<uint32_t>(connections_.size()));
+  response.mutable_health()->set_connections(connection_count());
   return response;
 }
 
@@ -140,6 +144,7 @@ void Server::begin_drain() {
   acceptor_.close(ignored);
   accept_retry_.cancel();
   ::unlink(config_.socket_path().c_str());
+  for (DrainParticipant* participant : drain_participants_) participant->stop_accepting();
   manager_.start_draining();
   check_drained(std::chrono::steady_clock::now() +
                 std::chrono::milliseconds(config_.drain_timeout_ms()));
@@ -155,11 +160,13 @@ void Server::check_drained(std::chrono::steady_clock::time_point deadline) {
     }
     if (!idle) log_line(LogLevel::kWarning, "drain timeout: killing the invocations still running");
     for (const auto& connection : connections) connection->cancel_all();
+    for (DrainParticipant* participant : drain_participants_) participant->cancel_calls();
     manager_.kill_async_invocations();
     // Give cancelled invocations a moment to answer, then close everything.
     drain_timer_.expires_after(std::chrono::milliseconds(idle ? 0 : 200));
     drain_timer_.async_wait([this, connections](boost::system::error_code) {
       for (const auto& connection : connections) connection->close();
+      for (DrainParticipant* participant : drain_participants_) participant->close_connections();
       io_.stop();
     });
     return;

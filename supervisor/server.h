@@ -8,7 +8,8 @@
 // clients are served at once; one more is told UNAVAILABLE and closed.
 // SIGTERM or SIGINT drains: stop accepting, refuse new calls (UNAVAILABLE),
 // let running invocations finish (up to drain_timeout_ms), kill the rest,
-// remove the socket.
+// remove the socket. Other listeners on the same io_context (the HTTP front
+// door, http/) take part in the drain as DrainParticipants.
 #pragma once
 
 #include <atomic>
@@ -20,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "base/errors.h"
 #include "supervisor/function_manager.h"
@@ -29,6 +31,21 @@
 namespace sprout::supervisor {
 
 class Connection;
+
+// A listener beside the socket, served by the Server's io_context, that
+// drains with it. Called on an Asio thread.
+class DrainParticipant {
+ public:
+  virtual ~DrainParticipant() = default;
+  // The drain began: accept nothing more; calls still arriving on open
+  // connections are refused by the FunctionManager (UNAVAILABLE).
+  virtual void stop_accepting() = 0;
+  // The drain ended (idle, or its deadline passed): cancel every call
+  // still running (their sandboxes are killed).
+  virtual void cancel_calls() = 0;
+  // Then, a moment later: close every connection.
+  virtual void close_connections() = 0;
+};
 
 class Server {
  public:
@@ -40,6 +57,14 @@ class Server {
   // Serves until drained after SIGTERM/SIGINT.
   void run();
 
+  // For other listeners on the same io_context (before run()).
+  boost::asio::io_context& io_context() { return io_; }
+  void add_drain_participant(DrainParticipant* participant) {
+    drain_participants_.push_back(participant);
+  }
+
+  // Clients connected now (for Health and /metrics). Thread-safe.
+  uint32_t connection_count();
   // For connections.
   const DaemonConfig& config() const { return config_; }
   FunctionManager& manager() { return manager_; }
@@ -69,6 +94,7 @@ class Server {
   std::atomic<bool> draining_{false};
   std::mutex connections_mutex_;
   std::set<std::shared_ptr<Connection>> connections_;
+  std::vector<DrainParticipant*> drain_participants_;  // set before run()
 };
 
 }  // namespace sprout::supervisor

@@ -1,6 +1,8 @@
 #include "supervisor/validation.h"
 
 #include <regex>
+#include <set>
+#include <string_view>
 
 namespace sprout::supervisor {
 namespace {
@@ -17,6 +19,79 @@ constexpr size_t kMaxEnvBytes = 4096;  // Lambda's limit for environment variabl
 // bounded before a regex sees it, or a long one overflows a worker's stack.
 constexpr size_t kMaxHandlerBytes = 1024;
 constexpr size_t kMaxFileNameBytes = 255;
+
+// Lambda's limits on a function URL's CORS configuration.
+constexpr int kMaxCorsEntries = 100;
+constexpr size_t kMaxCorsEntryBytes = 1024;
+constexpr uint32_t kMaxCorsMaxAgeS = 86400;
+
+// An HTTP token (RFC 9110): what a header name may be.
+bool is_http_token(const std::string& text) {
+  if (text.empty() || text.size() > kMaxCorsEntryBytes) return false;
+  for (char c : text) {
+    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos)
+      return false;
+  }
+  return true;
+}
+
+// "*" or scheme://host[:port] with http or https, as a browser sends it in
+// Origin (no path, no whitespace).
+bool is_cors_origin(const std::string& origin) {
+  if (origin == "*") return true;
+  if (origin.size() > kMaxCorsEntryBytes) return false;
+  size_t rest;
+  if (origin.starts_with("https://")) {
+    rest = 8;
+  } else if (origin.starts_with("http://")) {
+    rest = 7;
+  } else {
+    return false;
+  }
+  if (rest == origin.size()) return false;
+  for (size_t i = rest; i < origin.size(); ++i) {
+    const char c = origin[i];
+    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && c != '.' && c != '-' && c != ':' && c != '[' && c != ']' && c != '*')
+      return false;
+  }
+  return true;
+}
+
+// Empty when the function URL's settings are valid.
+std::string validate_function_url(const api::FunctionUrlConfig& url) {
+  const bool has_cors = !url.cors_allow_origins().empty() || !url.cors_allow_methods().empty() ||
+                        !url.cors_allow_headers().empty() || !url.cors_expose_headers().empty() ||
+                        url.cors_max_age_s() != 0 || url.cors_allow_credentials();
+  if (!url.enabled() && has_cors) return "url CORS settings are given but url.enabled is false";
+  if (url.cors_allow_origins_size() > kMaxCorsEntries ||
+      url.cors_allow_methods_size() > kMaxCorsEntries ||
+      url.cors_allow_headers_size() > kMaxCorsEntries ||
+      url.cors_expose_headers_size() > kMaxCorsEntries)
+    return "url CORS lists take at most 100 entries each";
+  for (const auto& origin : url.cors_allow_origins()) {
+    if (!is_cors_origin(origin))
+      return "url.cors_allow_origins: '" + origin + "' is not \"*\" or http(s)://host[:port]";
+  }
+  static const std::set<std::string> kMethods = {"GET",   "PUT",    "HEAD",    "POST",
+                                                 "PATCH", "DELETE", "OPTIONS", "*"};
+  for (const auto& method : url.cors_allow_methods()) {
+    if (!kMethods.contains(method))
+      return "url.cors_allow_methods: '" + method +
+             "' is not one of GET, PUT, HEAD, POST, PATCH, DELETE, OPTIONS, *";
+  }
+  for (const auto& header : url.cors_allow_headers()) {
+    if (!is_http_token(header))
+      return "url.cors_allow_headers: '" + header + "' is not a header name";
+  }
+  for (const auto& header : url.cors_expose_headers()) {
+    if (!is_http_token(header))
+      return "url.cors_expose_headers: '" + header + "' is not a header name";
+  }
+  if (url.cors_max_age_s() > kMaxCorsMaxAgeS) return "url.cors_max_age_s must be at most 86400";
+  return {};
+}
 
 }  // namespace
 
@@ -51,8 +126,8 @@ std::string validate_function_spec(const api::FunctionSpec& spec) {
         !std::regex_match(file, kBundlePath) || file.find('/') != std::string::npos) {
       return "code_file_name must be a plain file name: '" + spec.code_file_name() + "'";
     }
-  } else if (spec.code_format() != api::TAR) {
-    return "code_format must be SINGLE_FILE or TAR";
+  } else if (spec.code_format() != api::TAR && spec.code_format() != api::ZIP) {
+    return "code_format must be SINGLE_FILE, TAR or ZIP";
   }
   if (spec.memory_mb() != 0 && (spec.memory_mb() < 16 || spec.memory_mb() > 10240))
     return "memory_mb must be 16..10240";
@@ -76,7 +151,7 @@ std::string validate_function_spec(const api::FunctionSpec& spec) {
     if (module.size() > kMaxHandlerBytes || !std::regex_match(module, kModule))
       return "pre_import is not a module name: '" + module + "'";
   }
-  return {};
+  return validate_function_url(spec.url());
 }
 
 void apply_function_defaults(api::FunctionSpec& spec) {

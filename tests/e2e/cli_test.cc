@@ -1,6 +1,8 @@
 // Every CLI subcommand against the real daemon, in human and --json forms.
 #include <signal.h>
 
+#include <cstdlib>
+
 #include "tests/e2e/daemon_fixture.h"
 
 namespace sprout::testing {
@@ -24,9 +26,14 @@ TEST_F(CliTest, EverySubcommandWorks) {
   const std::string payload_file = write_temp_file("payload.json", R"({"name": "file"})");
   auto from_file = sprout({"invoke", "hello", "--payload-file", payload_file, "--json"});
   EXPECT_EQ(from_file.exit_code, 0);
+  // The log tail holds only Lambda's lines: hello prints nothing between
+  // START and END.
   EXPECT_EQ(from_file.out.rfind(
-                R"({"status": "OK", "result": {"message": "hello, file"}, "logs": "")", 0),
+                R"({"status": "OK", "result": {"message": "hello, file"}, "logs": "START RequestId: )",
+                0),
             0u)
+      << from_file.out;
+  EXPECT_NE(from_file.out.find(R"( Version: 1\nEND RequestId: )"), std::string::npos)
       << from_file.out;
   EXPECT_NE(from_file.out.find(R"("metrics": {"queue_us": )"), std::string::npos);
   EXPECT_NE(from_file.out.find(R"("billed_ms": )"), std::string::npos);
@@ -129,6 +136,62 @@ TEST_F(CliTest, DirectoryCodeIsPackedAndNativeAndExecRun) {
   EXPECT_EQ(sprout({"invoke", "shell", "--payload", "[1]"}).out,
             R"({"message":"hello from sh","payload":[1]})"
             "\n");
+}
+
+TEST_F(CliTest, ZipCodeAndFunctionUrlFlags) {
+  start_daemon();
+  write_temp_file("zipsrc/pkg/__init__.py", "");
+  write_temp_file("zipsrc/pkg/words.py", "WORD = 'zipped'\n");
+  write_temp_file("zipsrc/app.py",
+                  "from pkg.words import WORD\ndef handler(event, context):\n    return WORD\n");
+  // A name without .zip: recognised by its magic bytes.
+  const std::string bundle = dir_ + "/bundle.bin";
+  ASSERT_EQ(std::system(("cd " + dir_ + "/zipsrc && zip -qr " + bundle + ".zip . && mv " + bundle +
+                         ".zip " + bundle)
+                            .c_str()),
+            0);
+  auto deployed = sprout({"deploy", "zipped", "--runtime", "python3", "--code", bundle, "--handler",
+                          "app.handler", "--url", "--url-cors-origin", "https://a.example",
+                          "--url-cors-origin", "https://b.example", "--url-cors-method", "GET",
+                          "--url-cors-max-age-s", "300", "--url-cors-allow-credentials"});
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.err;
+  EXPECT_EQ(sprout({"invoke", "zipped"}).out, "\"zipped\"\n");
+  auto got = sprout({"get", "zipped"});
+  EXPECT_NE(got.out.find("url: on cors-origins=https://a.example,https://b.example "
+                         "cors-methods=GET cors-max-age-s=300 cors-allow-credentials\n"),
+            std::string::npos)
+      << got.out;
+  EXPECT_NE(sprout({"get", "zipped", "--json"})
+                .out.find(R"("url": {"enabled": true, "cors_allow_origins": ["https://a.example", )"
+                          R"("https://b.example"], "cors_allow_methods": ["GET"])"),
+            std::string::npos);
+
+  // Without --url the URL is off; CORS flags alone are a usage error.
+  deploy_python("plain", "def handler(event, context):\n    return 1\n");
+  EXPECT_NE(sprout({"get", "plain"}).out.find("url: off\n"), std::string::npos);
+  const std::string zip = dir_ + "/app.zip";
+  ASSERT_EQ(std::system(("cd " + dir_ + "/zipsrc && zip -qr " + zip + " .").c_str()), 0);
+  auto cors_alone = sprout({"deploy", "x", "--runtime", "python3", "--code", zip, "--handler",
+                            "app.handler", "--url-cors-origin", "*"});
+  EXPECT_EQ(cors_alone.exit_code, 2);
+  EXPECT_EQ(cors_alone.err, "sprout: the --url-cors-* flags need --url\n");
+  auto no_handler = sprout({"deploy", "x", "--runtime", "python3", "--code", zip});
+  EXPECT_EQ(no_handler.exit_code, 2);
+  EXPECT_EQ(no_handler.err, "sprout: --handler is required when --code is a .zip archive\n");
+
+  // A hostile archive is refused by the function's snapshot, naming the entry.
+  const std::string evil = dir_ + "/evil.zip";
+  ASSERT_EQ(std::system(("/usr/bin/python3 -c \"import zipfile; z = zipfile.ZipFile('" + evil +
+                         "', 'w'); z.writestr('../escape.py', 'x = 1'); z.close()\"")
+                            .c_str()),
+            0);
+  auto refused =
+      sprout({"deploy", "evil", "--runtime", "python3", "--code", evil, "--handler", "app.handler"});
+  EXPECT_EQ(refused.exit_code, 13);  // 10 + INIT_ERROR
+  EXPECT_NE(refused.err.find("refusing zip entry with an absolute or escaping path: '../escape.py'"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(sprout({"get", "evil"}).exit_code, 19);  // nothing was stored
 }
 
 }  // namespace

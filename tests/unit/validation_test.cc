@@ -89,5 +89,54 @@ TEST(Validation, TenantNamesAndTheFunctionsOwnTenant) {
   EXPECT_EQ(supervisor::validate_function_spec(spec), "");
 }
 
+TEST(Validation, FunctionUrlAndItsCors) {
+  api::FunctionSpec spec;
+  spec.set_name("web");
+  spec.set_runtime(api::PYTHON3);
+  spec.set_handler("app.handler");
+  spec.set_code("x");
+  spec.set_code_format(api::SINGLE_FILE);
+  spec.set_code_file_name("app.py");
+  auto* url = spec.mutable_url();
+  url->set_enabled(true);
+  url->add_cors_allow_origins("*");
+  url->add_cors_allow_origins("https://example.com:8443");
+  url->add_cors_allow_methods("GET");
+  url->add_cors_allow_methods("*");
+  url->add_cors_allow_headers("x-custom-header");
+  url->add_cors_expose_headers("X-Request-Id");
+  url->set_cors_max_age_s(86400);
+  url->set_cors_allow_credentials(true);
+  EXPECT_EQ(supervisor::validate_function_spec(spec), "");
+  auto problem = [&](auto change) {
+    api::FunctionSpec changed = spec;
+    change(*changed.mutable_url());
+    return supervisor::validate_function_spec(changed);
+  };
+  EXPECT_NE(problem([](auto& u) { u.set_enabled(false); }).find("url.enabled is false"),
+            std::string::npos)
+      << "CORS without a URL is a mistake worth saying";
+  for (const char* bad : {"example.com", "ftp://x", "https://", "https://a b", "https://x/path",
+                          "https://x,https://y"}) {
+    EXPECT_NE(problem([&](auto& u) { u.add_cors_allow_origins(bad); })
+                  .find("cors_allow_origins"),
+              std::string::npos)
+        << bad;
+  }
+  EXPECT_NE(problem([](auto& u) { u.add_cors_allow_methods("get"); }), "") << "case matters";
+  EXPECT_NE(problem([](auto& u) { u.add_cors_allow_methods("TRACE"); }), "");
+  EXPECT_NE(problem([](auto& u) { u.add_cors_allow_headers("bad header"); }), "");
+  EXPECT_NE(problem([](auto& u) { u.add_cors_expose_headers("x\r\ny"); }), "");
+  EXPECT_NE(problem([](auto& u) { u.add_cors_allow_headers(std::string(1025, 'h')); }), "");
+  EXPECT_NE(problem([](auto& u) { u.set_cors_max_age_s(86401); }), "");
+  EXPECT_NE(problem([](auto& u) {
+              for (int i = 0; i < 101; ++i) u.add_cors_allow_headers("h" + std::to_string(i));
+            }),
+            "");
+  api::FunctionSpec plain = spec;
+  plain.clear_url();
+  EXPECT_EQ(supervisor::validate_function_spec(plain), "") << "no URL at all is the default";
+}
+
 }  // namespace
 }  // namespace sprout
