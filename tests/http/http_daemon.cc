@@ -15,6 +15,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "tests/support/sproutd_launch.h"
+
 namespace sprout::testing {
 
 std::string HttpReply::header(const std::string& name) const {
@@ -53,56 +55,20 @@ void HttpDaemonTest::start_daemon(const std::string& config_text,
     args.push_back(write_file("sproutd.conf", config_text));
   }
   args.insert(args.end(), flags.begin(), flags.end());
-  int out[2];
-  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    const int log = open(daemon_log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    dup2(log, STDERR_FILENO);
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(out[1]);
-  daemon_ = pid;
-  // Both lines, the HTTP one first; generous: a loaded machine is slow.
-  std::string text;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (text.find("sproutd: ready on ") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    pollfd readable{out[0], POLLIN, 0};
-    if (poll(&readable, 1, 1000) <= 0) continue;
-    char buffer[512];
-    const ssize_t n = read(out[0], buffer, sizeof buffer);
-    if (n <= 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  close(out[0]);
-  const std::string http_line = "sproutd: http listening on 127.0.0.1:";
-  const size_t http_at = text.find(http_line), ready_at = text.find("sproutd: ready on ");
-  ASSERT_NE(http_at, std::string::npos) << "no http line in '" << text << "'";
-  ASSERT_NE(ready_at, std::string::npos) << "no ready line in '" << text << "'";
-  ASSERT_LT(http_at, ready_at) << "the http line comes first";
-  port_ = std::stoi(text.substr(http_at + http_line.size()));
-  ASSERT_GT(port_, 0);
+  // Generous: a loaded machine is slow.
+  LaunchedDaemon launched = launch_sproutd(args, daemon_log_, socket_, std::chrono::seconds(60));
+  ASSERT_GT(launched.pid, 0) << launched.error;
+  daemon_ = launched.pid;
+  ASSERT_GT(launched.http_port, 0) << "no http line before the ready line";
+  port_ = launched.http_port;
 }
 
 int HttpDaemonTest::stop_daemon() {
   if (daemon_ <= 0) return -1;
-  kill(daemon_, SIGTERM);
-  int status = 0;
-  for (int i = 0; i < 600 && waitpid(daemon_, &status, WNOHANG) == 0; ++i) usleep(50 * 1000);
-  if (waitpid(daemon_, &status, WNOHANG) == 0) {
-    ADD_FAILURE() << "sproutd did not stop within 30 s of SIGTERM";
-    kill(daemon_, SIGKILL);
-    waitpid(daemon_, &status, 0);
-  }
+  const StoppedDaemon stopped = stop_sproutd(daemon_, std::chrono::seconds(30));
+  if (stopped.killed) ADD_FAILURE() << "sproutd did not stop within 30 s of SIGTERM";
   daemon_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return stopped.exit_code;
 }
 
 std::unique_ptr<Client> HttpDaemonTest::connect() {

@@ -12,33 +12,10 @@
 #include <fstream>
 #include <iterator>
 
+#include "tests/support/sproutd_launch.h"
 #include "tests/support/wait_until.h"
 
 namespace sprout::testing {
-namespace {
-
-constexpr std::string_view kListeningLine = "sproutd: http listening on ";
-constexpr std::string_view kReadyLine = "sproutd: ready on ";
-
-// Lines from `fd` until one starts with `stop`, or the deadline; all of them.
-std::string read_lines_until(int fd, std::string_view stop, std::chrono::seconds timeout) {
-  std::string text;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const size_t at = text.find(stop);
-    if (at != std::string::npos && text.find('\n', at) != std::string::npos) break;
-    pollfd readable{fd, POLLIN, 0};
-    if (poll(&readable, 1, 200) <= 0) continue;
-    char buffer[512];
-    const ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n <= 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  return text;
-}
-
-}  // namespace
-
 void ManagementDaemonTest::SetUp() {
   if (geteuid() != 0) GTEST_SKIP() << "end-to-end tests run sproutd as root";
   if (access("/usr/bin/aws", X_OK) != 0) GTEST_SKIP() << "Debian's awscli is not installed";
@@ -67,45 +44,22 @@ void ManagementDaemonTest::SetUp() {
                   "AWS_RETRY_MODE=standard",
                   "AWS_MAX_ATTEMPTS=1"};
 
-  int out[2];
-  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
   std::vector<std::string> args{SPROUTD_PATH,   "--socket",      dir_ + "/sprout.sock",
                                 "--state-dir",  dir_ + "/state", "--http-listen",
                                 "127.0.0.1:0",  "--config",      dir_ + "/sproutd.conf"};
-  const std::string log = dir_ + "/sproutd.log";
-  daemon_ = fork();
-  ASSERT_GE(daemon_, 0);
-  if (daemon_ == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    dup2(log_fd, STDERR_FILENO);
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(out[1]);
-  const std::string lines = read_lines_until(out[0], kReadyLine, std::chrono::seconds(60));
-  close(out[0]);
-  const size_t listening = lines.find(kListeningLine);
-  ASSERT_NE(lines.find(kReadyLine), std::string::npos)
-      << "sproutd did not get ready: '" << lines << "'; see " << log;
-  ASSERT_NE(listening, std::string::npos) << lines;
-  const size_t address = listening + kListeningLine.size();
-  endpoint_ = "http://" + lines.substr(address, lines.find('\n', address) - address);
+  // Generous: a loaded machine starts slowly.
+  LaunchedDaemon launched = launch_sproutd(args, dir_ + "/sproutd.log", dir_ + "/sprout.sock",
+                                           std::chrono::seconds(60));
+  ASSERT_GT(launched.pid, 0) << launched.error;
+  daemon_ = launched.pid;
+  ASSERT_FALSE(launched.http_endpoint.empty()) << "no http line before the ready line";
+  endpoint_ = "http://" + launched.http_endpoint;
 }
 
 void ManagementDaemonTest::TearDown() {
   if (daemon_ > 0) {
-    kill(daemon_, SIGTERM);
-    int status = 0;
-    if (!wait_until([&] { return waitpid(daemon_, &status, WNOHANG) == daemon_; },
-                    std::chrono::seconds(20))) {
+    if (stop_sproutd(daemon_, std::chrono::seconds(20)).killed)
       ADD_FAILURE() << "sproutd did not stop within 20 s of SIGTERM";
-      kill(daemon_, SIGKILL);
-      waitpid(daemon_, &status, 0);
-    }
     daemon_ = -1;
   }
   if (!dir_.empty()) std::filesystem::remove_all(dir_);
