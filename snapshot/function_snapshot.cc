@@ -18,6 +18,7 @@
 #include "agent/sandbox_entry.h"
 #include "protocol/message_channel.h"
 #include "sandbox/spec_defaults.h"
+#include "snapshot/sandbox_reaper.h"
 
 namespace sprout {
 namespace {
@@ -288,7 +289,10 @@ size_t FunctionSnapshot::release_idle(size_t keep) {
       idle_.pop_front();
     }
   }
-  return released.size();  // each Sandbox kills and reaps itself, outside the lock
+  // Killed and reaped in the background: this runs on an invocation's
+  // thread too (the demand hook), which must not wait for a sandbox's end.
+  for (auto& ready : released) SandboxReaper::instance().adopt(std::move(ready.sandbox));
+  return released.size();
 }
 
 std::optional<ReadySandbox> FunctionSnapshot::take_idle(
