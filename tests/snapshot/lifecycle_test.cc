@@ -148,6 +148,28 @@ TEST_F(LifecycleTest, PreforkIsHandedOutOnlyOnceWarm) {
   EXPECT_TRUE(snapshot->alive());  // the snapshot itself did its part
 }
 
+TEST_F(LifecycleTest, AForbiddenCallInAForkHookEndsThePreforkNotARequest) {
+  // The at-fork hook (function code) runs during the warm-up, before any
+  // request: its forbidden call ends that sandbox at once (its seccomp
+  // listener is watched while it warms up), long before the fork deadline,
+  // and nothing reaches the pool.
+  FunctionDefinition def =
+      python_function("import ctypes, os\n"
+                      "libc = ctypes.CDLL(None, use_errno=True)\n"
+                      "os.register_at_fork(after_in_child=lambda: libc.syscall(313, 0, b'', 0))\n"
+                      "def h(event, context):\n    return 1\n",
+                      "fn.h");
+  def.fork_timeout_ms = 60000;
+  auto snapshot = load_ok(def);
+  ASSERT_TRUE(snapshot);
+  auto forked = snapshot->prefork(1);
+  ASSERT_FALSE(forked.has_value());
+  EXPECT_EQ(forked.error().message().find("did not warm up within"), std::string::npos)
+      << "waited for the deadline: " << forked.error().message();
+  EXPECT_EQ(snapshot->idle_count(), 0u);
+  EXPECT_TRUE(snapshot->alive());
+}
+
 TEST_F(LifecycleTest, InvocationTakesThePreforkInFlightInsteadOfForking) {
   // Each sandbox's at-fork hook takes a while, so that the invocation
   // below finds the pool empty while a pre-fork is on its way; it must
