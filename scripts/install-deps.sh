@@ -20,6 +20,10 @@ packages=(
   # zlib to inflate .zip code bundles; the real AWS clients and Prometheus
   # that its e2e tests drive (awscli, python3-boto3, prometheus/promtool).
   libssl-dev zlib1g-dev awscli python3-boto3 prometheus curl
+  # Event sources (docs/events.md): SQLite for the durable queue, schedules,
+  # triggers and history; NATS JetStream's C client and the real server its
+  # tests start on loopback; tzdata for schedules' time zones.
+  libsqlite3-dev libnats-dev nats-server tzdata
 )
 
 missing=()
