@@ -1,0 +1,79 @@
+#include "events/history/history_entry.h"
+
+namespace sprout::events {
+namespace {
+
+// A UTF-8 continuation byte (10xxxxxx): never the first byte of a character.
+bool is_continuation(char byte) { return (static_cast<unsigned char>(byte) & 0xC0U) == 0x80U; }
+
+// Replaces `field` by its kept part when that is shorter; says whether it was.
+bool keep(std::string& field, std::string_view kept) {
+  if (kept.size() == field.size()) return false;
+  field = std::string(kept);
+  return true;
+}
+
+}  // namespace
+
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t cut = max_bytes;
+  // Back up to the first byte of the character the cut falls in; bytes that
+  // are not UTF-8 at all (binary results) stop this after at most 3 steps.
+  for (int step = 0; step < 3 && cut > 0 && is_continuation(text[cut]); ++step) --cut;
+  return text.substr(0, cut);
+}
+
+std::string_view utf8_suffix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t start = text.size() - max_bytes;
+  for (int step = 0; step < 3 && start < text.size() && is_continuation(text[start]); ++step)
+    ++start;
+  return text.substr(start);
+}
+
+void truncate_history_entry(api::HistoryEntry& entry) {
+  bool cut = keep(*entry.mutable_result(), utf8_prefix(entry.result(), kHistoryResultBytes));
+  cut |= keep(*entry.mutable_error_message(),
+              utf8_prefix(entry.error_message(), kHistoryErrorBytes));
+  cut |= keep(*entry.mutable_log_tail(), utf8_suffix(entry.log_tail(), kHistoryLogTailBytes));
+  if (cut) entry.set_truncated(true);
+}
+
+api::HistoryEntry history_entry_of(const api::InvokeResponse& response,
+                                   const InvocationOrigin& origin) {
+  api::HistoryEntry entry;
+  entry.set_request_id(response.request_id());
+  entry.set_source(origin.source);
+  entry.set_source_id(origin.source_id);
+  entry.set_status(response.status());
+  entry.set_start_unix_ms(origin.start_unix_ms);
+  entry.set_duration_us(response.metrics().total_us());
+  entry.set_billed_ms(response.metrics().billed_ms());
+  entry.set_function_version(response.function_version());
+  entry.set_attempt(origin.attempt);
+  entry.set_error_type(response.error_type());
+
+  bool cut = false;
+  const auto copy_prefix = [&cut](std::string_view from, size_t max_bytes, std::string* to) {
+    const std::string_view kept = utf8_prefix(from, max_bytes);
+    to->assign(kept);
+    cut |= kept.size() != from.size();
+  };
+  if (response.status() == api::OK) {
+    copy_prefix(response.result(), kHistoryResultBytes, entry.mutable_result());
+  } else {
+    // The function's own words when it said any (FUNCTION_ERROR, INIT_ERROR);
+    // otherwise sprout's account of what ended it (TIMEOUT, CRASHED, ...).
+    const std::string& why =
+        response.error_message().empty() ? response.detail() : response.error_message();
+    copy_prefix(why, kHistoryErrorBytes, entry.mutable_error_message());
+  }
+  const std::string_view tail = utf8_suffix(response.logs(), kHistoryLogTailBytes);
+  entry.set_log_tail(std::string(tail));
+  cut |= tail.size() != response.logs().size() || response.logs_truncated();
+  entry.set_truncated(cut);
+  return entry;
+}
+
+}  // namespace sprout::events
