@@ -11,8 +11,10 @@
 //   unique to this function) and placed us in our cgroup leaf (the
 //   function's memory, pids and cpu limits) -> become 1000 -> die with
 //   sproutd -> own cgroup namespace -> a root of its own (read-only /usr,
-//   minimal /etc, the code read-only at /var/task, /dev, fresh /tmp, a fresh
-//   /proc of our own pid namespace; nothing of the host) -> function
+//   minimal /etc, the code read-only at /var/task, the function's read-only
+//   host directories at /mnt/<name> (detached trees sproutd made and passed),
+//   /dev, fresh /tmp, a fresh /proc of our own pid namespace; nothing else
+//   of the host) -> function
 //   environment -> every capability dropped -> the snapshot-tier seccomp
 //   filter (no_new_privs came with the zygote's exec) -> init.
 // The snapshot-tier filter denies what the sandbox filter denies, except the
@@ -103,12 +105,34 @@ Result<std::string> read_bundle(int bundle_fd) {
   return bundle;
 }
 
+// The read-only host directories sproutd passed: one descriptor per name,
+// after the bundle's. The names become path components, so they are checked
+// again here rather than trusted.
+Result<void> check_read_only_mounts(const LoadFunction& load, size_t descriptors) {
+  const auto& names = load.read_only_mount_names();
+  if (descriptors != 1 + static_cast<size_t>(names.size())) {
+    return plain_error("LoadFunction", "expected " + std::to_string(1 + names.size()) +
+                                           " descriptors, got " + std::to_string(descriptors));
+  }
+  for (int i = 0; i < names.size(); ++i) {
+    if (!is_read_only_mount_name(names[i]))
+      return plain_error("LoadFunction", "read-only mount name not a bucket name: " + names[i]);
+    for (int j = 0; j < i; ++j) {
+      if (names[j] == names[i])
+        return plain_error("LoadFunction", "read-only mount name given twice: " + names[i]);
+    }
+  }
+  return {};
+}
+
 // Lays the code out on a tmpfs, then moves the snapshot into a root of its
 // own, built by the same mount plan as a sandbox's: read-only /usr, a
-// minimal /etc, the code read-only at /var/task, /dev, a fresh /tmp and a
-// fresh /proc of the snapshot's own pid namespace (which its sandboxes need
-// fully visible before they may mount theirs).
-Result<void> enter_snapshot_root(const LoadFunction& load, int bundle_fd) {
+// minimal /etc, the code read-only at /var/task, the read-only host
+// directories at /mnt/<name>, /dev, a fresh /tmp and a fresh /proc of the
+// snapshot's own pid namespace (which its sandboxes need fully visible
+// before they may mount theirs). `load_fds`: the bundle, then the trees.
+Result<void> enter_snapshot_root(const LoadFunction& load, const std::vector<UniqueFd>& load_fds) {
+  const int bundle_fd = load_fds[0].get();
   auto bundle = read_bundle(bundle_fd);
   if (!bundle) return std::unexpected(bundle.error());
   // The copy is wiped once laid out: the snapshot keeps no second image of
@@ -139,6 +163,11 @@ Result<void> enter_snapshot_root(const LoadFunction& load, int bundle_fd) {
   root.set_code_dir("/var/task");
   root.set_hostname("sprout");
   root.set_tmp_size_bytes(16ull << 20);
+  for (int i = 0; i < load.read_only_mount_names_size(); ++i) {
+    auto* attached = root.add_attached_mounts();
+    attached->set_fd(load_fds[1 + i].get());
+    attached->set_target(std::string(kReadOnlyMountParent) + "/" + load.read_only_mount_names(i));
+  }
   apply_spec_defaults(root);
   auto plan = plan_mounts(root);
   if (!plan) return std::unexpected(plan.error());
@@ -273,8 +302,8 @@ void run_function_snapshot(Runtime& runtime, int control_fd, int log_fd) {
   LoadFunction load;
   std::vector<UniqueFd> load_fds;
   if (!receive_packet(control_fd, load, &load_fds)) _exit(1);
-  if (load_fds.size() != 1)
-    fail_init(control_fd, plain_error("LoadFunction", "expected the bundle descriptor").error());
+  if (auto r = check_read_only_mounts(load, load_fds.size()); !r)
+    fail_init(control_fd, r.error());
   if (auto r = become_snapshot_user(); !r) fail_init(control_fd, r.error());
   // Die with sproutd (our parent, through CLONE_PARENT); set after the id
   // change, which clears it. Our pid namespace, and every process of the
@@ -283,7 +312,9 @@ void run_function_snapshot(Runtime& runtime, int control_fd, int log_fd) {
   // Our cgroup (placed by sproutd) becomes the root of what we see of cgroups.
   if (unshare(CLONE_NEWCGROUP) != 0)
     fail_init(control_fd, setup_error(ChildStage::kUnshareCgroupNamespace, errno).error());
-  if (auto r = enter_snapshot_root(load, load_fds[0].get()); !r) fail_init(control_fd, r.error());
+  if (auto r = enter_snapshot_root(load, load_fds); !r) fail_init(control_fd, r.error());
+  // The bundle and the (now attached) trees: nothing of them stays open for
+  // the function's code.
   load_fds.clear();
   apply_environment(load);
   if (drop_all_capabilities(last_capability()) != 0)

@@ -74,6 +74,27 @@ int bind_mount(const MountStep& step, unsigned long extra_flags) {
   return mount(nullptr, step.target, nullptr, flags, nullptr);
 }
 
+// Moves a detached mount tree (made and set read-only by a more privileged
+// process) into place. Its flags and propagation are set again here rather
+// than trusted: private, so that no mount event crosses between this
+// namespace and the one it was cloned from, and read-only, nosuid, nodev,
+// noexec. Mount namespaces created below this one (sandboxes) get a copy with
+// these flags locked.
+int attach_mount(const MountStep& step) {
+  if (step.source_fd < 0) {
+    errno = EBADF;
+    return -1;
+  }
+  if (make_path(step.target, false) != 0) return -1;
+  if (move_mount(step.source_fd, "", AT_FDCWD, step.target, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return -1;
+  if (mount(nullptr, step.target, nullptr, MS_PRIVATE, nullptr) != 0) return -1;
+  return mount(nullptr, step.target, nullptr,
+               MS_BIND | MS_REMOUNT | locked_flags(step.target) | MS_RDONLY | MS_NOSUID |
+                   MS_NODEV | MS_NOEXEC,
+               nullptr);
+}
+
 int apply_step(const MountStep& step) {
   switch (step.kind) {
     case Kind::kMakeRootPrivate:
@@ -131,6 +152,8 @@ int apply_step(const MountStep& step) {
     case Kind::kRemountRootReadOnly:
       return mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
                    nullptr);
+    case Kind::kAttachMount:
+      return attach_mount(step);
   }
   errno = EINVAL;
   return -1;

@@ -22,6 +22,8 @@ struct MountStep {
     kEnterNewRoot,     // pivot into /newroot, detach the old root
     kRemountReadOnly,  // `target` read-only (this mount only), nosuid, noexec
     kRemountRootReadOnly,
+    kAttachMount,      // move the detached tree `source_fd` to `target`: private,
+                       // read-only, nosuid, nodev, noexec
   };
   Kind kind;
   const char* source;  // NUL-terminated, never null ("" when unused)
@@ -30,6 +32,7 @@ struct MountStep {
   size_t data_size;
   bool writable;
   const char* description;  // "mount tmpfs on /tmp": the setup record's text
+  int source_fd = -1;       // kAttachMount: the detached mount tree
 };
 
 // The staging paths of a full root (see sandbox/mount_plan.h).

@@ -33,9 +33,9 @@ bool host_path_exists(const std::string& path) {
 }
 
 void add(MountPlan& plan, Kind kind, std::string source, std::string target, std::string data,
-         std::string description, bool writable = false) {
+         std::string description, bool writable = false, int source_fd = -1) {
   plan.steps.push_back(PlannedMount{kind, std::move(source), std::move(target), std::move(data),
-                                    writable, std::move(description)});
+                                    writable, std::move(description), source_fd});
 }
 
 void add_bind(MountPlan& plan, const std::string& host, const std::string& inside, bool writable) {
@@ -49,13 +49,23 @@ void add_bind(MountPlan& plan, const std::string& host, const std::string& insid
 
 }  // namespace
 
+bool is_read_only_mount_name(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return false;
+  auto letter_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!letter_or_digit(name.front()) || !letter_or_digit(name.back())) return false;
+  for (char c : name) {
+    if (!letter_or_digit(c) && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
 std::vector<MountStep> MountPlan::child_steps() const {
   std::vector<MountStep> plain;
   plain.reserve(steps.size());
   for (const PlannedMount& step : steps) {
     plain.push_back(MountStep{step.kind, step.source.c_str(), step.target.c_str(),
                               step.data.c_str(), step.data.size(), step.writable,
-                              step.description.c_str()});
+                              step.description.c_str(), step.source_fd});
   }
   return plain;
 }
@@ -135,6 +145,15 @@ Result<MountPlan> plan_mounts(const sandbox::SandboxSpec& spec) {
                                             " -> " + bind.target());
     }
     add_bind(plan, bind.source(), bind.target(), bind.writable());
+  }
+  for (const auto& attached : spec.attached_mounts()) {
+    if (attached.fd() < 0 || !is_clean_absolute(attached.target()) || attached.target() == "/") {
+      return plain_error("plan mounts", "attached mount needs a descriptor and an absolute, clean "
+                                        "target other than /: " +
+                                            attached.target());
+    }
+    add(plan, Kind::kAttachMount, "", kMountNewRoot + attached.target(), "",
+        "attach read-only mount on " + attached.target(), false, attached.fd());
   }
 
   // A fresh procfs of the sandbox's pid namespace, unless a bind provides

@@ -7,7 +7,7 @@
 //
 //   make / private -> tmpfs on /tmp -> pivot into it (old root at /oldroot)
 //   -> tmpfs /newroot -> read-only binds of the runtime and the code
-//   -> links, /etc files (copied) -> /proc -> /dev -> /tmp (size-limited)
+//   -> attached mounts (detached trees given as descriptors) -> links, /etc files (copied) -> /proc -> /dev -> /tmp (size-limited)
 //   -> detach /oldroot -> pivot into /newroot, old root detached
 //   -> remount / read-only.
 //
@@ -19,6 +19,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/errors.h"
@@ -35,6 +36,7 @@ struct PlannedMount {
   std::string data;
   bool writable = false;
   std::string description;  // "mount tmpfs on /tmp", for the parent's errors
+  int source_fd = -1;       // kAttachMount only
 };
 
 struct MountPlan {
@@ -48,5 +50,14 @@ struct MountPlan {
 // Validates paths (absolute, no "..") and skips default /etc files the host
 // lacks.
 Result<MountPlan> plan_mounts(const sandbox::SandboxSpec& spec);
+
+// Read-only host directories of a function appear at /mnt/<name> in its
+// snapshot and sandboxes (snapshot/read_only_mount.h).
+inline constexpr std::string_view kReadOnlyMountParent = "/mnt";
+
+// A name that may stand for such a mount, S3's bucket-name characters: 3 to
+// 63 of [a-z0-9.-], beginning and ending with a letter or digit. So it is
+// always one plain path component (never "", ".", ".." or holding a "/").
+bool is_read_only_mount_name(std::string_view name);
 
 }  // namespace sprout

@@ -35,6 +35,7 @@
 #include "snapshot/child_process.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/invocation_result.h"
+#include "snapshot/read_only_mount.h"
 
 namespace sprout {
 
@@ -50,6 +51,9 @@ struct FunctionDefinition {
   // sprout).
   sandbox::SandboxSpec sandbox;
   std::vector<std::string> pre_imports;  // python3: imported before the handler's module
+  // Host directories at /mnt/<name>, read-only, in the snapshot and its
+  // sandboxes (snapshot/read_only_mount.h); fixed for the snapshot's life.
+  std::vector<ReadOnlyMount> read_only_mounts;
   std::string tenant;                    // whose zygote the snapshot comes from
   uint32_t timeout_ms = 3000;
   // Longest wait for the snapshot to answer a fork (its before-fork hooks

@@ -285,6 +285,16 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
   const gid_t gid = root ? snapshot_ids.gid() : getegid();
   auto bundle = sealed_memfd(definition.bundle);
   if (!bundle) return std::unexpected(bundle.error());
+  // The function's read-only host directories, as detached trees made here,
+  // in the host's mount namespace: the snapshot cannot see host paths.
+  if (auto valid = validate_read_only_mounts(definition.read_only_mounts); !valid)
+    return plain_error(what, valid.error().message());
+  std::vector<UniqueFd> mount_trees;
+  for (const ReadOnlyMount& mount : definition.read_only_mounts) {
+    auto tree = detach_read_only_tree(mount);
+    if (!tree) return plain_error(what, tree.error().message());
+    mount_trees.push_back(std::move(*tree));
+  }
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
     return os_error("socketpair", "snapshot control");
@@ -336,8 +346,16 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
   *load.mutable_sandbox() = definition.sandbox;
   load.set_memory_fenced_by_cgroup(cgroups && cgroups->enforces_memory());
   for (const auto& module : definition.pre_imports) load.add_pre_imports(module);
-  if (auto r = send_packet(snapshot->control_fd(), load, {bundle->get()}); !r)
+  std::vector<int> load_fds{bundle->get()};
+  for (size_t i = 0; i < mount_trees.size(); ++i) {
+    load.add_read_only_mount_names(definition.read_only_mounts[i].name);
+    load_fds.push_back(mount_trees[i].get());
+  }
+  if (auto r = send_packet(snapshot->control_fd(), load, load_fds); !r)
     return plain_error(what, "send the function to its snapshot: " + r.error().message());
+  // Ours go now: the snapshot holds the only descriptors of the trees, and
+  // a tree it never attaches disappears with them.
+  mount_trees.clear();
 
   LoadOutcome outcome;
   LogTail logs(definition.max_log_bytes);

@@ -1,5 +1,6 @@
 #include "supervisor/function_version.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -16,6 +17,9 @@ constexpr const char* kEvictedState = "idle (evicted)";
 // passing cause: a slow machine, a memory peak) is tried again by an
 // invocation after this long; meanwhile invocations answer with the failure.
 constexpr int64_t kInitRetryMs = 10000;
+// Loads done again because the read-only mounts changed while one ran,
+// before the load gives up (a set changing that often is a caller's bug).
+constexpr int kLoadsPerMountChange = 3;
 
 int64_t steady_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -84,22 +88,75 @@ Result<LoadOutcome> FunctionVersion::load_locked(ZygoteTable& zygotes, CgroupPoo
   // The pin keeps the tenant's zygote while the load runs, and then for as
   // long as the snapshot is kept.
   auto pin = zygotes.pin(zygote_key_);
-  loading_ = true;
-  auto loaded = zygotes.load(pin, definition_, cgroups);
-  loading_ = false;
-  if (!loaded) return loaded;
-  std::lock_guard lock(snapshot_mutex_);
-  if (!loaded->init.ok()) {
-    init_failure_ = loaded->init;
+  for (int attempt = 1;; ++attempt) {
+    uint64_t generation = 0;
+    {
+      std::lock_guard lock(snapshot_mutex_);
+      definition_.read_only_mounts = read_only_mounts_;
+      generation = read_only_mounts_generation_;
+    }
+    loading_ = true;
+    auto loaded = zygotes.load(pin, definition_, cgroups);
+    loading_ = false;
+    if (!loaded) return loaded;
+    std::unique_lock lock(snapshot_mutex_);
+    if (generation == read_only_mounts_generation_) return keep_loaded(std::move(*loaded), pin);
+    // The set changed during the load: this snapshot mounts the old one.
+    lock.unlock();
+    loaded->snapshot.reset();  // ends it, outside the lock
+    if (attempt == kLoadsPerMountChange) {
+      return plain_error("load " + label_, "the read-only mounts changed during each of " +
+                                               std::to_string(kLoadsPerMountChange) + " loads");
+    }
+  }
+}
+
+LoadOutcome FunctionVersion::keep_loaded(LoadOutcome loaded, ZygoteTable::Pin& pin) {
+  if (!loaded.init.ok()) {
+    init_failure_ = loaded.init;
     init_failed_ms_ = steady_now_ms();
     return loaded;
   }
   init_failure_.Clear();
-  snapshot_ = std::move(loaded->snapshot);
+  snapshot_ = std::move(loaded.snapshot);
   zygote_pin_ = std::move(pin);
   absent_state_.clear();
   last_used_ms_ = steady_now_ms();
   return loaded;
+}
+
+Result<void> FunctionVersion::set_read_only_mounts(std::vector<ReadOnlyMount> mounts) {
+  if (auto valid = validate_read_only_mounts(mounts); !valid)
+    return plain_error("read-only mounts of " + label_, valid.error().message());
+  // By name, so that the same set given in another order is no change.
+  std::sort(mounts.begin(), mounts.end(),
+            [](const ReadOnlyMount& a, const ReadOnlyMount& b) { return a.name < b.name; });
+  // Declared in this order so that the snapshot ends before its pin goes.
+  ZygoteTable::Pin dropped_pin;
+  std::shared_ptr<FunctionSnapshot> dropped;
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    if (mounts == read_only_mounts_) return {};
+    read_only_mounts_ = std::move(mounts);
+    ++read_only_mounts_generation_;
+    if (snapshot_) {
+      dropped = std::move(snapshot_);
+      dropped_pin = std::move(zygote_pin_);
+      absent_state_ = kEvictedState;
+    }
+  }
+  if (dropped) {
+    log_line(LogLevel::kInfo, "function snapshot " + label_ +
+                                  " evicted: its read-only mounts changed; the next invocation "
+                                  "loads it with the new set");
+  }
+  dropped.reset();  // outside the lock: ends it, unless an invocation still holds it
+  return {};
+}
+
+std::vector<ReadOnlyMount> FunctionVersion::read_only_mounts() {
+  std::lock_guard lock(snapshot_mutex_);
+  return read_only_mounts_;
 }
 
 Result<std::shared_ptr<FunctionSnapshot>> FunctionVersion::live_snapshot(ZygoteTable& zygotes,

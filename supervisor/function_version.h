@@ -16,11 +16,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "api/proto/sprout_api.pb.h"
 #include "base/errors.h"
 #include "host/cgroup_pool.h"
 #include "snapshot/function_snapshot.h"
+#include "snapshot/read_only_mount.h"
 #include "snapshot/runtime_zygote.h"
 #include "supervisor/function_stats.h"
 #include "supervisor/prefork_keeper.h"
@@ -60,6 +62,19 @@ class FunctionVersion {
   // Marks the version as taken in from the registry, not loaded yet.
   void mark_not_loaded();
 
+  // The host directories at /mnt/<name>, read-only, in this version's
+  // snapshots and sandboxes (its file triggers' watched directories;
+  // snapshot/read_only_mount.h). Empty until set. Call before the first
+  // load (load() or the first invocation) and whenever the set changes. A
+  // change drops the live snapshot (invocations in flight finish on it); the
+  // next invocation loads one with the new set. A load running meanwhile is
+  // not kept: it is done again with the new set, so no snapshot of this
+  // version is ever handed out with a set other than the latest. An invalid
+  // set is an error and changes nothing; an equal set (in any order) is a
+  // no-op.
+  Result<void> set_read_only_mounts(std::vector<ReadOnlyMount> mounts);
+  std::vector<ReadOnlyMount> read_only_mounts();
+
   // For idle eviction and pre-fork sizing: call around every invocation.
   void invocation_started();
   void invocation_ended();
@@ -78,9 +93,14 @@ class FunctionVersion {
  private:
   // With load_mutex_ held.
   Result<LoadOutcome> load_locked(ZygoteTable& zygotes, CgroupPool* cgroups);
+  // With load_mutex_ and snapshot_mutex_ held: keeps the snapshot of a
+  // successful init (and `pin` with it), or notes the failed init.
+  LoadOutcome keep_loaded(LoadOutcome loaded, ZygoteTable::Pin& pin);
 
   const api::FunctionInfo info_;  // its tenant is the effective one
-  const FunctionDefinition definition_;
+  // Constant but for read_only_mounts, which only a load (load_mutex_ held)
+  // sets, from read_only_mounts_, before it passes the definition on.
+  FunctionDefinition definition_;
   const ZygoteTable::Key zygote_key_;
   const std::string label_;
   const std::shared_ptr<PreforkKeeper::Pool> prefork_pool_;
@@ -97,6 +117,8 @@ class FunctionVersion {
   std::atomic<bool> loading_{false};            // a load (init) runs now
   agent::InitResult init_failure_;              // the last load's, when its init failed
   int64_t init_failed_ms_ = 0;
+  std::vector<ReadOnlyMount> read_only_mounts_;  // the latest set
+  uint64_t read_only_mounts_generation_ = 0;     // bumped by every change of it
 };
 
 }  // namespace sprout::supervisor
