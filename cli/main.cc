@@ -1,142 +1,28 @@
 // sprout: the command-line client of sproutd. A contract that scripts rely
-// on: the forms below are stable; exit codes are documented in docs/cli.md.
-//
-//   sprout [--socket PATH] deploy NAME --runtime python3|native|exec --code PATH [--handler MOD.FN]
-//          [--memory-mb N] [--timeout-ms N] [--env K=V]... [--max-concurrency N]
-//          [--pre-import MODULE]... [--prefork-min N] [--prefork-max N] [--no-prefork]
-//          [--tenant TENANT] [--url [--url-cors-origin ORIGIN]... [--url-cors-method M]...
-//          [--url-cors-header H]... [--url-cors-expose-header H]... [--url-cors-max-age-s N]
-//          [--url-cors-allow-credentials]]
-//   sprout [--socket PATH] invoke NAME [--payload JSON | --payload-file FILE] [--timeout-ms N]
-//          [--logs]
-//   sprout [--socket PATH] ls | get NAME | rm NAME | stats [NAME] | health
-// Every subcommand accepts --json. --socket defaults to $SPROUT_SOCKET, then
-// /run/sprout/sprout.sock.
+// on: the forms are stable (cli/help.cc lists them all, docs/cli.md explains
+// them and the exit codes). This file holds the function commands (deploy,
+// invoke, result, ls, get, rm, stats, health) and the dispatch;
+// cli/event_commands.cc the event side (history, dlq, schedule, trigger).
+// Every command checks its words and flags before it connects, so a usage
+// error (exit 2) never depends on sproutd running.
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "cli/command_support.h"
+#include "cli/event_commands.h"
+#include "cli/event_format.h"
+#include "cli/help.h"
 #include "cli/json_writer.h"
+#include "cli/options.h"
 #include "sprout/client.h"
 
+namespace sprout::cli {
 namespace {
-
-using sprout::cli::is_valid_json;
-using sprout::cli::json_string;
-using sprout::cli::JsonObject;
-
-constexpr int kExitUsage = 2;
-constexpr int kExitLocalError = 1;
-
-// 0 for OK; 10 + the status number otherwise (FUNCTION_ERROR = 12, ...).
-int exit_code_for(sprout::api::Status status) {
-  return status == sprout::api::OK ? 0 : 10 + static_cast<int>(status);
-}
-
-const char* usage =
-    "usage: sprout [--socket PATH] [--json] COMMAND ...\n"
-    "  deploy NAME --runtime python3|native|exec --code PATH [--handler MOD.FN] [--memory-mb N]\n"
-    "         [--timeout-ms N] [--env K=V]... [--max-concurrency N] [--pre-import MODULE]...\n"
-    "         [--prefork-min N] [--prefork-max N] [--no-prefork] [--tenant TENANT]\n"
-    "         [--url [--url-cors-origin ORIGIN]... [--url-cors-method M]... [--url-cors-header H]...\n"
-    "                [--url-cors-expose-header H]... [--url-cors-max-age-s N]\n"
-    "                [--url-cors-allow-credentials]]\n"
-    "         --code takes a file, a directory (packed as tar) or a .zip archive\n"
-    "  invoke NAME [--payload JSON | --payload-file FILE] [--timeout-ms N] [--logs]\n"
-    "  ls | get NAME | rm NAME | stats [NAME] | health\n"
-    "exit status: 0 OK, 1 local error, 2 usage, 10+N for API status N (see docs/cli.md)\n";
-
-struct Options {
-  std::string socket = sprout::default_socket_path();
-  bool json = false;
-  std::vector<std::string> words;                 // positional
-  std::multimap<std::string, std::string> flags;  // --flag value
-  std::map<std::string, bool> switches;           // --flag
-};
-
-bool is_switch(const std::string& flag) {
-  return flag == "--json" || flag == "--logs" || flag == "--no-prefork" || flag == "--url" ||
-         flag == "--url-cors-allow-credentials";
-}
-
-std::optional<Options> parse(int argc, char** argv) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return std::nullopt;
-    if (arg.rfind("--", 0) == 0) {
-      if (is_switch(arg)) {
-        options.switches[arg] = true;
-        continue;
-      }
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "sprout: %s needs a value\n", arg.c_str());
-        return std::nullopt;
-      }
-      if (arg == "--socket") {
-        options.socket = argv[++i];
-      } else {
-        options.flags.emplace(arg, argv[++i]);
-      }
-    } else {
-      options.words.push_back(arg);
-    }
-  }
-  options.json = options.switches.count("--json") > 0;
-  return options;
-}
-
-std::string flag(const Options& options, const std::string& name,
-                 const std::string& fallback = "") {
-  auto it = options.flags.find(name);
-  return it == options.flags.end() ? fallback : it->second;
-}
-
-std::optional<uint32_t> number_flag(const Options& options, const std::string& name) {
-  std::string text = flag(options, name);
-  if (text.empty()) return 0;
-  char* end = nullptr;
-  unsigned long value = std::strtoul(text.c_str(), &end, 10);
-  if (*end || value > 0xffffffffUL) {
-    std::fprintf(stderr, "sprout: %s takes a number, not '%s'\n", name.c_str(), text.c_str());
-    return std::nullopt;
-  }
-  return static_cast<uint32_t>(value);
-}
-
-bool read_file(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  *out = buffer.str();
-  return true;
-}
-
-int report_error(const Options& options, const sprout::ClientError& error) {
-  if (options.json) {
-    std::printf("%s\n", JsonObject()
-                            .string("status", sprout::api::Status_Name(error.status))
-                            .string("error", error.message)
-                            .str()
-                            .c_str());
-  } else {
-    std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(error.status).c_str(),
-                 error.message.c_str());
-  }
-  return exit_code_for(error.status);
-}
-
-std::string json_value(const std::string& bytes) {
-  return is_valid_json(bytes) ? bytes : json_string(bytes);
-}
 
 std::string runtime_name(sprout::api::Runtime runtime) {
   switch (runtime) {
@@ -249,13 +135,15 @@ std::string info_json(const sprout::api::FunctionInfo& info) {
       .string("state", info.state())
       .number("idle_sandboxes", info.idle_sandboxes())
       .raw("url", url_json(info.spec().url()))
+      .raw("async", async_config_json(info.spec().async()))
       .str();
 }
 
-int deploy(sprout::Client& client, const Options& options) {
-  if (options.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
+int deploy(LazyClient& lazy, const Options& options) {
+  const auto words = options.arguments();
+  if (words.size() != 1) return usage_error(options);
   sprout::api::FunctionSpec spec;
-  spec.set_name(options.words[1]);
+  spec.set_name(words[0]);
   const std::string runtime = flag(options, "--runtime");
   if (runtime == "python3")
     spec.set_runtime(sprout::api::PYTHON3);
@@ -268,10 +156,11 @@ int deploy(sprout::Client& client, const Options& options) {
     return kExitUsage;
   }
   const std::string code = flag(options, "--code");
+  if (code.empty()) return usage_error(options, "deploy needs --code PATH");
   struct stat st;
-  if (code.empty() || stat(code.c_str(), &st) != 0) {
+  if (stat(code.c_str(), &st) != 0) {
     std::fprintf(stderr, "sprout: --code %s: no such file or directory\n", code.c_str());
-    return code.empty() ? kExitUsage : kExitLocalError;
+    return kExitLocalError;
   }
   std::string handler = flag(options, "--handler");
   if (S_ISDIR(st.st_mode)) {
@@ -312,7 +201,7 @@ int deploy(sprout::Client& client, const Options& options) {
       }
     }
   }
-  if (!apply_url_flags(options, spec)) return kExitUsage;
+  if (!apply_url_flags(options, spec) || !apply_async_flags(options, spec)) return kExitUsage;
   spec.set_handler(handler);
   for (const char* name :
        {"--memory-mb", "--timeout-ms", "--max-concurrency", "--prefork-min", "--prefork-max"}) {
@@ -337,9 +226,11 @@ int deploy(sprout::Client& client, const Options& options) {
   auto imports = options.flags.equal_range("--pre-import");
   for (auto it = imports.first; it != imports.second; ++it) spec.add_pre_imports(it->second);
 
+  auto client = lazy.get();
+  if (!client) return report_error(options, client.error());
   sprout::api::Request request;
   *request.mutable_deploy()->mutable_spec() = spec;
-  auto response = client.call(std::move(request));
+  auto response = (*client)->call(std::move(request));
   if (!response) return report_error(options, response.error());
   const auto& deployed = response->deploy();
   if (options.json) {
@@ -371,41 +262,27 @@ int deploy(sprout::Client& client, const Options& options) {
   return exit_code_for(response->status());
 }
 
-int invoke(sprout::Client& client, const Options& options) {
-  if (options.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
-  std::string payload = flag(options, "--payload");
-  if (options.flags.count("--payload-file")) {
-    if (options.flags.count("--payload")) {
-      std::fprintf(stderr, "sprout: give --payload or --payload-file, not both\n");
-      return kExitUsage;
-    }
-    if (!read_file(flag(options, "--payload-file"), &payload)) {
-      std::fprintf(stderr, "sprout: cannot read %s\n", flag(options, "--payload-file").c_str());
-      return kExitLocalError;
-    }
-  }
-  auto timeout = number_flag(options, "--timeout-ms");
-  if (!timeout) return kExitUsage;
-  auto response = client.invoke(options.words[1], payload, *timeout);
-  if (!response) return report_error(options, response.error());
-  const auto& metrics = response->metrics();
+// An invocation's answer as `invoke` prints it; `out` may already hold keys
+// that come first in the JSON form. Returns the exit code of its status.
+int print_invocation(const Options& options, const sprout::api::InvokeResponse& response,
+                     JsonObject out) {
+  const auto& metrics = response.metrics();
   if (options.json) {
     std::string trace = "[";
-    for (int i = 0; i < response->stack_trace_size(); ++i)
-      trace += (i ? ", " : "") + json_string(response->stack_trace(i));
-    JsonObject out;
-    out.string("status", sprout::api::Status_Name(response->status()));
-    if (response->status() != sprout::api::OK) out.string("detail", response->detail());
+    for (int i = 0; i < response.stack_trace_size(); ++i)
+      trace += (i ? ", " : "") + json_string(response.stack_trace(i));
+    out.string("status", sprout::api::Status_Name(response.status()));
+    if (response.status() != sprout::api::OK) out.string("detail", response.detail());
     out.raw("result",
-            response->status() == sprout::api::OK ? json_value(response->result()) : "null");
-    if (!response->error_type().empty()) {
-      out.string("errorType", response->error_type())
-          .string("errorMessage", response->error_message())
+            response.status() == sprout::api::OK ? json_value(response.result()) : "null");
+    if (!response.error_type().empty()) {
+      out.string("errorType", response.error_type())
+          .string("errorMessage", response.error_message())
           .raw("stackTrace", trace + "]");
     }
-    out.string("logs", response->logs()).boolean("logs_truncated", response->logs_truncated());
-    out.string("request_id", response->request_id())
-        .number("function_version", response->function_version());
+    out.string("logs", response.logs()).boolean("logs_truncated", response.logs_truncated());
+    out.string("request_id", response.request_id())
+        .number("function_version", response.function_version());
     out.raw("metrics", JsonObject()
                            .number("queue_us", metrics.queue_us())
                            .number("fork_us", metrics.fork_us())
@@ -420,24 +297,66 @@ int invoke(sprout::Client& client, const Options& options) {
                            .str());
     std::printf("%s\n", out.str().c_str());
   } else {
-    if (options.switches.count("--logs") && !response->logs().empty())
-      std::fprintf(stderr, "%s", response->logs().c_str());
-    if (response->status() == sprout::api::OK) {
+    if (options.switches.count("--logs") && !response.logs().empty())
+      std::fprintf(stderr, "%s", response.logs().c_str());
+    if (response.status() == sprout::api::OK) {
       // Like every print of this file: a failed write to stdout has no recovery.
-      static_cast<void>(
-          std::fwrite(response->result().data(), 1, response->result().size(), stdout));
+      static_cast<void>(std::fwrite(response.result().data(), 1, response.result().size(), stdout));
       std::printf("\n");
     } else {
-      std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(response->status()).c_str(),
-                   response->detail().c_str());
-      for (const auto& line : response->stack_trace()) std::fprintf(stderr, "%s", line.c_str());
+      std::fprintf(stderr, "%s: %s\n", sprout::api::Status_Name(response.status()).c_str(),
+                   response.detail().c_str());
+      for (const auto& line : response.stack_trace()) std::fprintf(stderr, "%s", line.c_str());
     }
   }
-  return exit_code_for(response->status());
+  return exit_code_for(response.status());
 }
 
-int list(sprout::Client& client, const Options& options) {
-  auto response = client.list();
+int invoke(LazyClient& lazy, const Options& options) {
+  if (options.switches.count("--async")) return invoke_async(lazy, options);
+  const auto words = options.arguments();
+  if (words.size() != 1) return usage_error(options);
+  int exit_code = 0;
+  auto payload = payload_from_flags(options, &exit_code);
+  if (!payload) return exit_code;
+  auto timeout = number_flag(options, "--timeout-ms");
+  if (!timeout) return kExitUsage;
+  auto client = lazy.get();
+  if (!client) return report_error(options, client.error());
+  auto response = (*client)->invoke(words[0], std::move(*payload), *timeout);
+  if (!response) return report_error(options, response.error());
+  return print_invocation(options, *response, JsonObject());
+}
+
+// `result ID [--wait]`: an InvokeAsync's outcome, printed as `invoke` prints
+// one; exit 3 while it has not finished.
+int result(LazyClient& lazy, const Options& options) {
+  const auto words = options.arguments();
+  if (words.size() != 1) return usage_error(options);
+  auto client = lazy.get();
+  if (!client) return report_error(options, client.error());
+  auto response = (*client)->get_result(words[0], options.switches.count("--wait") > 0);
+  if (!response) return report_error(options, response.error());
+  if (!response->done()) {
+    if (options.json) {
+      std::printf(
+          "%s\n",
+          JsonObject().boolean("done", false).string("invocation_id", words[0]).str().c_str());
+    } else {
+      std::fprintf(stderr, "%s: not finished\n", words[0].c_str());
+    }
+    return kExitNotFinished;
+  }
+  JsonObject first;
+  first.boolean("done", true).string("invocation_id", words[0]);
+  return print_invocation(options, response->result(), std::move(first));
+}
+
+int list(LazyClient& lazy, const Options& options) {
+  if (!options.arguments().empty()) return usage_error(options);
+  auto client = lazy.get();
+  if (!client) return report_error(options, client.error());
+  auto response = (*client)->list();
   if (!response) return report_error(options, response.error());
   if (options.json) {
     std::string items = "[";
@@ -459,9 +378,12 @@ int list(sprout::Client& client, const Options& options) {
   return 0;
 }
 
-int get(sprout::Client& client, const Options& options) {
-  if (options.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
-  auto response = client.get(options.words[1]);
+int get(LazyClient& lazy, const Options& options) {
+  const auto words = options.arguments();
+  if (words.size() != 1) return usage_error(options);
+  auto client = lazy.get();
+  if (!client) return report_error(options, client.error());
+  auto response = (*client)->get(words[0]);
   if (!response) return report_error(options, response.error());
   const auto& function = response->function();
   if (options.json) {
@@ -473,36 +395,42 @@ int get(sprout::Client& client, const Options& options) {
   std::printf(
       "name: %s\nversion: %u\nruntime: %s\ntenant: %s\nhandler: %s\nmemory_mb: %u\n"
       "timeout_ms: %u\nmax_concurrency: %u\nprefork: %u..%u (idle %u)\ncode_size: %llu\n"
-      "url: %s\nstate: %s\n",
+      "url: %s\nasync: %s\nstate: %s\n",
       function.spec().name().c_str(), function.version(),
       runtime_name(function.spec().runtime()).c_str(), function.tenant().c_str(),
       function.spec().handler().c_str(), function.spec().memory_mb(), function.spec().timeout_ms(),
       function.spec().max_concurrency(), function.spec().prefork_min(),
       function.spec().prefork_max(), function.idle_sandboxes(),
-      static_cast<unsigned long long>(function.code_size()), url_line(function.spec().url()).c_str(),
+      static_cast<unsigned long long>(function.code_size()),
+      url_line(function.spec().url()).c_str(), async_config_line(function.spec().async()).c_str(),
       function.state().c_str());
   for (const auto& [key, value] : function.spec().env())
     std::printf("env: %s=%s\n", key.c_str(), value.c_str());
   return 0;
 }
 
-int remove(sprout::Client& client, const Options& options) {
-  if (options.words.size() != 2) return std::fputs(usage, stderr), kExitUsage;
-  auto response = client.remove(options.words[1]);
+int remove(LazyClient& lazy, const Options& options) {
+  const auto words = options.arguments();
+  if (words.size() != 1) return usage_error(options);
+  auto client = lazy.get();
+  if (!client) return report_error(options, client.error());
+  auto response = (*client)->remove(words[0]);
   if (!response) return report_error(options, response.error());
   if (options.json) {
-    std::printf(
-        "%s\n",
-        JsonObject().string("status", "OK").string("deleted", options.words[1]).str().c_str());
+    std::printf("%s\n",
+                JsonObject().string("status", "OK").string("deleted", words[0]).str().c_str());
   } else {
-    std::printf("deleted %s\n", options.words[1].c_str());
+    std::printf("deleted %s\n", words[0].c_str());
   }
   return 0;
 }
 
-int stats(sprout::Client& client, const Options& options) {
-  if (options.words.size() > 2) return std::fputs(usage, stderr), kExitUsage;
-  auto response = client.stats(options.words.size() == 2 ? options.words[1] : "");
+int stats(LazyClient& lazy, const Options& options) {
+  const auto words = options.arguments();
+  if (words.size() > 1) return usage_error(options);
+  auto client = lazy.get();
+  if (!client) return report_error(options, client.error());
+  auto response = (*client)->stats(words.empty() ? "" : words[0]);
   if (!response) return report_error(options, response.error());
   if (options.json) {
     std::string items = "[";
@@ -544,8 +472,11 @@ int stats(sprout::Client& client, const Options& options) {
   return 0;
 }
 
-int health(sprout::Client& client, const Options& options) {
-  auto response = client.health();
+int health(LazyClient& lazy, const Options& options) {
+  if (!options.arguments().empty()) return usage_error(options);
+  auto client = lazy.get();
+  if (!client) return report_error(options, client.error());
+  auto response = (*client)->health();
   if (!response) return report_error(options, response.error());
   if (options.json) {
     std::printf("%s\n", JsonObject()
@@ -573,25 +504,44 @@ int health(sprout::Client& client, const Options& options) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  auto options = parse(argc, argv);
-  if (!options || options->words.empty()) {
-    std::fputs(usage, options ? stderr : stdout);
-    return options ? kExitUsage : 0;
-  }
-  const std::string& command = options->words[0];
-  using Handler = int (*)(sprout::Client&, const Options&);
-  const std::map<std::string, Handler> commands = {
-      {"deploy", deploy}, {"invoke", invoke}, {"ls", list},      {"get", get},
-      {"rm", remove},     {"stats", stats},   {"health", health}};
-  auto it = commands.find(command);
-  if (it == commands.end()) {
-    std::fprintf(stderr, "sprout: unknown command '%s'\n%s", command.c_str(), usage);
+// `sprout help [COMMAND]`, `sprout [COMMAND] --help`: on stdout, exit 0.
+int help(const Options& options) {
+  std::vector<std::string> topic = options.words;
+  if (!topic.empty() && topic[0] == "help") topic.erase(topic.begin());
+  const std::string text = topic.empty() ? "" : command_help(topic[0]);
+  if (!topic.empty() && text.empty()) {
+    std::fprintf(stderr, "sprout: unknown command '%s'\n%s", topic[0].c_str(), overview_help());
     return kExitUsage;
   }
-  auto client = sprout::Client::connect(options->socket);
-  if (!client) return report_error(*options, client.error());
-  return it->second(**client, *options);
+  std::fputs(text.empty() ? overview_help() : text.c_str(), stdout);
+  return 0;
 }
+
+int run(int argc, char** argv) {
+  auto options = parse(argc, argv);
+  if (!options) return kExitUsage;
+  if (options->help || (!options->words.empty() && options->words[0] == "help"))
+    return help(*options);
+  if (options->words.empty()) return std::fputs(overview_help(), stderr), kExitUsage;
+  const std::string& command = options->words[0];
+  using Handler = int (*)(LazyClient&, const Options&);
+  const std::map<std::string, Handler> commands = {
+      {"deploy", deploy},   {"invoke", invoke},    {"result", result},     {"ls", list},
+      {"get", get},         {"rm", remove},        {"stats", stats},       {"health", health},
+      {"history", history}, {"dlq", dead_letters}, {"schedule", schedule}, {"trigger", trigger}};
+  auto it = commands.find(command);
+  if (it == commands.end()) {
+    std::fprintf(stderr, "sprout: unknown command '%s'\n%s", command.c_str(), overview_help());
+    return kExitUsage;
+  }
+  if (has_subcommands(command) && options->command() == command)
+    return missing_subcommand(*options);
+  if (!check_flags(*options)) return kExitUsage;
+  LazyClient client(options->socket);
+  return it->second(client, *options);
+}
+
+}  // namespace
+}  // namespace sprout::cli
+
+int main(int argc, char** argv) { return sprout::cli::run(argc, argv); }
