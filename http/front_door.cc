@@ -27,7 +27,8 @@ HttpFrontDoor::HttpFrontDoor(supervisor::Server& server, const supervisor::Daemo
                              supervisor::FunctionManager& manager)
     : server_(server),
       config_(config),
-      router_(config, manager, server.control_threads(), [&server] { return server.draining(); }),
+      router_(config, manager, server.events(), server.control_threads(),
+              [&server] { return server.draining(); }),
       acceptor_(server.io_context()),
       accept_retry_(server.io_context()) {}
 

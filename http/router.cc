@@ -56,10 +56,11 @@ std::string query_value(const HttpRequest& request, std::string_view name) {
 }  // namespace
 
 HttpRouter::HttpRouter(const supervisor::DaemonConfig& config,
-                       supervisor::FunctionManager& manager,
+                       supervisor::FunctionManager& manager, supervisor::EventService& events,
                        supervisor::ThreadPool& control_threads, std::function<bool()> draining)
     : config_(config),
       manager_(manager),
+      events_(events),
       control_threads_(control_threads),
       draining_(std::move(draining)) {
   for (const auto& credential : config.http_credentials())
@@ -220,7 +221,8 @@ void HttpRouter::invoke(const std::shared_ptr<const HttpRequest>& request,
     invocation.set_function(ref.name);
     invocation.set_payload(request->body);
     if (type == "Event") {
-      api::Response queued = manager_.submit(invocation);
+      // Answered 202 only once the event is on disk.
+      api::Response queued = events_.submit(invocation);
       if (queued.status() != api::OK) return respond(service_error(queued.status(), queued.error()));
       HttpAnswer answer;
       answer.status = 202;
@@ -231,10 +233,12 @@ void HttpRouter::invoke(const std::shared_ptr<const HttpRequest>& request,
         .tail_logs = log_type == "Tail",
         .executed_version = ref.qualifier.empty() ? "$LATEST" : ref.qualifier,
         .function_timeout_ms = info.spec().timeout_ms()};
-    manager_.invoke(invocation, cancellation, received,
-                    [respond, options](const api::Response& response) {
-                      respond(invoke_answer(response, options));
-                    });
+    manager_.invoke(
+        invocation, cancellation, received,
+        [respond, options](const api::Response& response) {
+          respond(invoke_answer(response, options));
+        },
+        {.source = api::HTTP});
   });
 }
 
@@ -267,6 +271,7 @@ void HttpRouter::function_url(const std::shared_ptr<const HttpRequest>& request,
       return respond(aws_error(413, "RequestTooLargeException",
                                "the request's event is over the 6 MiB payload limit"));
     }
+    // The event's requestContext.requestId is the one the handler sees.
     manager_.invoke(invocation, cancellation, received,
                     [request, url, respond](const api::Response& response) {
                       const api::Status status =
@@ -283,7 +288,8 @@ void HttpRouter::function_url(const std::shared_ptr<const HttpRequest>& request,
                       }
                       add_cors_headers(*request, url, answer);
                       respond(std::move(answer));
-                    });
+                    },
+                    {.source = api::HTTP, .request_id = request_id});
   });
 }
 

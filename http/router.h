@@ -19,6 +19,7 @@
 #include "http/http_request.h"
 #include "http/management/lambda_management.h"
 #include "supervisor/call_cancellation.h"
+#include "supervisor/event_service.h"
 #include "supervisor/function_manager.h"
 #include "supervisor/proto/daemon_config.pb.h"
 #include "supervisor/thread_pool.h"
@@ -34,8 +35,10 @@ class HttpRouter {
 
   // `control_threads`: for management calls (deploys run inits: seconds).
   // `draining`: whether sproutd is shutting down (for /healthz).
+  // `events`: where Event invocations are persisted.
   HttpRouter(const supervisor::DaemonConfig& config, supervisor::FunctionManager& manager,
-             supervisor::ThreadPool& control_threads, std::function<bool()> draining);
+             supervisor::EventService& events, supervisor::ThreadPool& control_threads,
+             std::function<bool()> draining);
 
   // `cancellation` is cancelled when the client goes away: a running
   // invocation then has its sandbox killed.
@@ -62,6 +65,7 @@ class HttpRouter {
 
   const supervisor::DaemonConfig& config_;
   supervisor::FunctionManager& manager_;
+  supervisor::EventService& events_;
   supervisor::ThreadPool& control_threads_;
   std::function<bool()> draining_;
   std::map<std::string, std::string> credentials_;  // access key id -> secret

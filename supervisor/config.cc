@@ -124,6 +124,10 @@ void apply_config_defaults(DaemonConfig& config) {
   if (config.io_threads() == 0) config.set_io_threads(2);
   if (config.drain_timeout_ms() == 0) config.set_drain_timeout_ms(30000);
   if (config.async_results_kept() == 0) config.set_async_results_kept(10000);
+  if (config.async_retry_base_ms() == 0) config.set_async_retry_base_ms(60000);
+  if (config.async_max_queued() == 0) config.set_async_max_queued(100000);
+  if (config.async_max_in_flight() == 0) config.set_async_max_in_flight(64);
+  if (config.history_per_function() == 0) config.set_history_per_function(1000);
   if (config.host_id_first() == 0) config.set_host_id_first(kDefaultHostIdFirst);
   if (config.host_id_count() == 0) config.set_host_id_count(kDefaultHostIdCount);
   // Presence, not zero: an explicit 0 means "never evict".

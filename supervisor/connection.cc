@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "protocol/frame.h"
+#include "supervisor/event_service.h"
 #include "supervisor/server.h"
 
 namespace sprout::supervisor {
@@ -213,9 +214,17 @@ void Connection::dispatch(const std::shared_ptr<api::Request>& request) {
     case api::Request::kInvoke:
       return manager.invoke(request->invoke(), call, received, reply);
     case api::Request::kInvokeAsync:
-      return reply(manager.submit(request->invoke_async()));
     case api::Request::kGetResult:
-      return manager.get_result(request->get_result(), call, reply);
+    case api::Request::kHistory:
+    case api::Request::kDeadLetters:
+    case api::Request::kRedrive:
+    case api::Request::kAddSchedule:
+    case api::Request::kListSchedules:
+    case api::Request::kRemoveSchedule:
+    case api::Request::kAddTrigger:
+    case api::Request::kListTriggers:
+    case api::Request::kRemoveTrigger:
+      return server_.events().call(request, call, reply);
     case api::Request::kList:
       return reply(manager.list());
     case api::Request::kGet:

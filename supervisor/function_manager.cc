@@ -31,7 +31,6 @@ FunctionManager::FunctionManager(const DaemonConfig& config, Registry& registry,
                 .python_pre_imports = {config.python_pre_imports().begin(),
                                        config.python_pre_imports().end()},
                 .host_ids = std::move(host_ids)}),
-      async_(config.async_results_kept()),
       prefork_(config.prefork_threads()),
       // Every task holds an admitted slot, so max_live_sandboxes bounds them.
       invocation_threads_(4, config.max_live_sandboxes() + 4) {
@@ -83,6 +82,7 @@ void FunctionManager::restore() {
     auto version =
         std::make_shared<FunctionVersion>(std::move(function.info), function.code, config_);
     version->mark_not_loaded();
+    apply_read_only_mounts(*version);
     std::lock_guard lock(functions_mutex_);
     auto& stats = stats_[name];
     if (!stats) stats = std::make_shared<FunctionStats>();
@@ -121,6 +121,7 @@ api::Response FunctionManager::deploy(api::DeployRequest request) {
   *info.mutable_spec() = spec;
   // From its tenant's zygote (a tenant changed by this deploy included).
   auto version = std::make_shared<FunctionVersion>(std::move(info), code, config_);
+  apply_read_only_mounts(*version);
   auto loaded = version->load(zygotes_, cgroups_);
   if (!loaded)
     return error_response(api::INTERNAL, "deploy " + spec.name() + ": " + loaded.error().message());
@@ -147,6 +148,9 @@ api::Response FunctionManager::deploy(api::DeployRequest request) {
     replaced = std::exchange(functions_[spec.name()], version);
   }
   version->stats->record_init(init_us);
+  // A trigger added or removed while this version loaded changed the set
+  // after it was applied: applied again (no change, nothing happens).
+  apply_read_only_mounts(*version);
   // Outside the lock: the old snapshot ends here unless invocations still
   // hold it, then with the last of them.
   replaced.reset();
@@ -163,12 +167,36 @@ api::Response FunctionManager::deploy(api::DeployRequest request) {
 
 void FunctionManager::invoke(const api::InvokeRequest& request,
                              const std::shared_ptr<CallCancellation>& cancellation,
-                             std::chrono::steady_clock::time_point received, const Reply& reply) {
-  if (draining_) return reply(error_response(api::UNAVAILABLE, "sproutd is shutting down"));
+                             std::chrono::steady_clock::time_point received, const Reply& answer,
+                             const InvocationOrigin& origin) {
+  if (draining_) return answer(error_response(api::UNAVAILABLE, "sproutd is shutting down"));
   auto version = lookup(request.function());
   if (!version)
-    return reply(
+    return answer(
         error_response(api::NOT_FOUND, "function '" + request.function() + "' not found"));
+  // Chosen here, not by the snapshot, so that an invocation that never
+  // reaches a sandbox (a refusal) still has an id for the history and its
+  // log lines; an event keeps its id across attempts.
+  const std::string request_id = origin.request_id.empty() ? new_request_id() : origin.request_id;
+  // Every answer from here on is an invocation of an existing function:
+  // the history records it, whatever the outcome.
+  Reply reply = answer;
+  if (observers_.invoked) {
+    const int64_t started_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count();
+    reply = [this, answer, origin, request_id, started_unix_ms,
+             function = request.function()](api::Response response) {
+      api::InvokeResponse seen = response.invoke();
+      if (!response.has_invoke()) {  // a refusal: its status and reason
+        seen.set_status(response.status());
+        seen.set_detail(response.error());
+        seen.set_request_id(request_id);
+      }
+      observers_.invoked(function, seen, origin, started_unix_ms);
+      answer(std::move(response));
+    };
+  }
   if (request.payload().size() > kMaxPayloadBytes) {
     return reply(error_response(api::PAYLOAD_TOO_LARGE,
                                 "payload of " + std::to_string(request.payload().size()) +
@@ -185,7 +213,7 @@ void FunctionManager::invoke(const api::InvokeRequest& request,
     uint64_t id = 0;
   };
   auto hook = std::make_shared<QueuedHook>();
-  auto decide = [this, version, shared_request, cancellation, received, reply, hook](
+  auto decide = [this, version, shared_request, request_id, cancellation, received, reply, hook](
                     Scheduler::Admission admission, Scheduler::Slot slot,
                     std::chrono::microseconds queued) {
     uint64_t hook_id;
@@ -216,11 +244,11 @@ void FunctionManager::invoke(const api::InvokeRequest& request,
     }
     // The slot travels with the task (std::function wants a copyable one).
     auto held = std::make_shared<Scheduler::Slot>(std::move(slot));
-    invocation_threads_.post([this, version, shared_request, cancellation, received, reply,
-                              queued, held] {
+    invocation_threads_.post([this, version, shared_request, request_id, cancellation, received,
+                              reply, queued, held] {
       const int cancel_fd = cancellation ? cancellation->fd() : -1;
       api::Response response =
-          run_admitted(*version, *shared_request, cancel_fd, received, queued);
+          run_admitted(*version, *shared_request, request_id, cancel_fd, received, queued);
       *held = Scheduler::Slot();  // free the slot before answering
       reply(std::move(response));
     });
@@ -244,7 +272,8 @@ void FunctionManager::invoke(const api::InvokeRequest& request,
 }
 
 api::Response FunctionManager::run_admitted(FunctionVersion& version,
-                                            const api::InvokeRequest& request, int cancel_fd,
+                                            const api::InvokeRequest& request,
+                                            const std::string& request_id, int cancel_fd,
                                             std::chrono::steady_clock::time_point received,
                                             std::chrono::microseconds queued) {
   const api::FunctionSpec& spec = version.spec();
@@ -265,9 +294,6 @@ api::Response FunctionManager::run_admitted(FunctionVersion& version,
   invoke->set_function_version(version.info().version());
   const uint32_t timeout_ms =
       request.timeout_ms() ? std::min(request.timeout_ms(), spec.timeout_ms()) : spec.timeout_ms();
-  // Chosen here, not by the snapshot, so that an invocation that never
-  // reaches a sandbox still has an id for its log lines.
-  const std::string request_id = new_request_id();
   Result<InvocationResult> result = plain_error("invoke", "not run");
   std::optional<uint64_t> init_us;
   uint64_t waited_for_load_us = 0;
@@ -328,35 +354,41 @@ FunctionManager::RunOn FunctionManager::snapshot_for_invocation(FunctionVersion&
   return run_on;
 }
 
-api::Response FunctionManager::submit(const api::InvokeRequest& request) {
-  if (draining_) return error_response(api::UNAVAILABLE, "sproutd is shutting down");
-  if (!lookup(request.function()))
-    return error_response(api::NOT_FOUND, "function '" + request.function() + "' not found");
-  AsyncResults::Pending pending = async_.start();
-  invoke(request, async_cancellation_, std::chrono::steady_clock::now(),
-         [pending](const api::Response& response) { pending.finish(stored_result(response)); });
-  api::Response response;
-  response.set_status(api::OK);
-  response.mutable_invoke_async()->set_invocation_id(pending.id());
-  return response;
+void FunctionManager::set_read_only_mounts(const std::string& name,
+                                           std::vector<ReadOnlyMount> mounts) {
+  std::shared_ptr<FunctionVersion> version;
+  {
+    std::lock_guard lock(functions_mutex_);
+    if (mounts.empty())
+      read_only_mounts_.erase(name);
+    else
+      read_only_mounts_[name] = mounts;
+    auto it = functions_.find(name);
+    if (it != functions_.end()) version = it->second;
+  }
+  if (!version) return;
+  if (auto set = version->set_read_only_mounts(std::move(mounts)); !set)
+    log_line(LogLevel::kError, "read-only mounts of " + name + ": " + set.error().message());
+  wake_maintenance();  // the dropped snapshot's pool is refilled from the new one
 }
 
-void FunctionManager::get_result(const api::GetResultRequest& request,
-                                 const std::shared_ptr<CallCancellation>& cancellation,
-                                 const Reply& reply) {
-  auto answer = [reply](api::GetResultResponse result) {
-    api::Response response;
-    response.set_status(api::OK);
-    *response.mutable_get_result() = std::move(result);
-    reply(std::move(response));
-  };
-  AsyncResults::Wait wait;
-  if (!async_.get(request.invocation_id(), request.wait(), answer, &wait)) {
-    return reply(
-        error_response(api::NOT_FOUND, "no invocation '" + request.invocation_id() + "'"));
+void FunctionManager::apply_read_only_mounts(FunctionVersion& version) {
+  std::vector<ReadOnlyMount> mounts;
+  {
+    std::lock_guard lock(functions_mutex_);
+    auto it = read_only_mounts_.find(version.spec().name());
+    if (it == read_only_mounts_.end()) return;
+    mounts = it->second;
   }
-  // A client that leaves stops waiting: nothing of it stays behind.
-  if (cancellation) cancellation->on_cancel([wait] { wait.withdraw(); });
+  if (auto set = version.set_read_only_mounts(std::move(mounts)); !set)
+    log_line(LogLevel::kError,
+             "read-only mounts of " + version.label() + ": " + set.error().message());
+}
+
+std::optional<api::AsyncConfig> FunctionManager::async_config(const std::string& name) {
+  auto version = lookup(name);
+  if (!version) return std::nullopt;
+  return version->spec().async();
 }
 
 api::Response FunctionManager::list() {
@@ -403,6 +435,7 @@ api::Response FunctionManager::remove(const std::string& name) {
   // (else on a later maintenance pass).
   removed.reset();
   zygotes_.stop_unpinned();
+  if (observers_.removed) observers_.removed(name);
   log_line(LogLevel::kInfo, "deleted " + name);
   api::Response response;
   response.set_status(api::OK);
@@ -445,7 +478,11 @@ api::Response FunctionManager::health() {
   health->set_live_snapshots(live_snapshots);
   health->set_host_ids_in_use(static_cast<uint32_t>(zygotes_.host_ids_in_use()));
   health->set_queued_invocations(scheduler_.queued());
-  health->set_result_waits(async_.waiting());
+  if (observers_.event_gauges) {
+    const auto [queued_events, result_waits] = observers_.event_gauges();
+    health->set_queued_events(queued_events);
+    health->set_result_waits(result_waits);
+  }
   return response;
 }
 
@@ -473,7 +510,8 @@ NodeMetrics FunctionManager::metrics() {
   node.refused_queue_timeout = refusals.queue_timeout;
   node.live_zygotes = static_cast<uint32_t>(zygotes_.live_zygotes());
   node.host_ids_in_use = static_cast<uint32_t>(zygotes_.host_ids_in_use());
-  node.result_waits = async_.waiting();
+  if (observers_.event_gauges)
+    std::tie(node.queued_events, node.result_waits) = observers_.event_gauges();
   std::map<std::string, std::function<uint32_t()>> counts;
   {
     std::lock_guard lock(connection_counts_mutex_);

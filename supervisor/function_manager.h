@@ -11,7 +11,9 @@
 // tenant's zygote (ZygoteTable). A maintenance thread drops snapshots that
 // ended or that nobody invoked for the idle TTL, stops zygotes that no
 // snapshot needs any more, and has the PreforkKeeper top up the pools of
-// pre-forked sandboxes. InvokeAsync results wait in AsyncResults.
+// pre-forked sandboxes. Asynchronous invocations are not kept here: the
+// event service (supervisor/event_service.h) persists them and runs each
+// attempt through invoke(), with the origin that the history records.
 #pragma once
 
 #include <atomic>
@@ -30,7 +32,6 @@
 #include "protocol/limits.h"
 #include "snapshot/host_ids.h"
 #include "snapshot/runtime_zygote.h"
-#include "supervisor/async_results.h"
 #include "supervisor/call_cancellation.h"
 #include "supervisor/function_stats.h"
 #include "supervisor/function_version.h"
@@ -45,6 +46,15 @@
 namespace sprout::supervisor {
 
 inline constexpr size_t kMaxPayloadBytes = limits::kMaxPayloadBytes;
+
+// Who started an invocation, for the history (api::HistoryEntry) and for
+// the aws_request_id the handler sees.
+struct InvocationOrigin {
+  api::InvocationSource source = api::API;
+  std::string source_id;   // the schedule's or trigger's id
+  std::string request_id;  // empty: a new one; an async event keeps its own
+  uint32_t attempt = 1;
+};
 
 class FunctionManager {
  public:
@@ -68,7 +78,8 @@ class FunctionManager {
   // queue, or kills its sandbox, when the client goes away.
   void invoke(const api::InvokeRequest& request,
               const std::shared_ptr<CallCancellation>& cancellation,
-              std::chrono::steady_clock::time_point received, const Reply& reply);
+              std::chrono::steady_clock::time_point received, const Reply& reply,
+              const InvocationOrigin& origin = {});
   api::Response list();
   api::Response get(const std::string& name);
   // The current version's description and code bundle, for a redeploy that
@@ -84,16 +95,43 @@ class FunctionManager {
   api::Response stats(const std::string& name);
   api::Response health();
 
-  // InvokeAsync: answered at once with the invocation's id.
-  api::Response submit(const api::InvokeRequest& request);
-  // GetResult: at once, or (wait) when the invocation ends, without a
-  // thread meanwhile; a cancelled wait is withdrawn and never answered.
-  void get_result(const api::GetResultRequest& request,
-                  const std::shared_ptr<CallCancellation>& cancellation, const Reply& reply);
+  // The current version's AsyncConfig; std::nullopt: no such function.
+  std::optional<api::AsyncConfig> async_config(const std::string& name);
+
+  // The host directories that `name`'s sandboxes see read-only at
+  // /mnt/<name> (its file triggers' watched directories), for its current
+  // version and every later deploy; may be set before the function exists
+  // or after it is deleted. A change rebuilds the function's snapshot on
+  // its next invocation. Logged, not answered, when the set is refused.
+  void set_read_only_mounts(const std::string& name, std::vector<ReadOnlyMount> mounts);
+
+  // What the event service learns from the manager. Set once, before
+  // anything is served; called from invocation and control threads, with
+  // none of the manager's locks held.
+  struct Observers {
+    // Every invocation of an existing function, once answered (refusals
+    // such as THROTTLED included): `response` is its answer (status set),
+    // `started_unix_ms` when it was received.
+    std::function<void(const std::string& function, const api::InvokeResponse& response,
+                       const InvocationOrigin& origin, int64_t started_unix_ms)>
+        invoked;
+    // A function was deleted.
+    std::function<void(const std::string& function)> removed;
+    // The event service's gauges, for Health and /metrics: (asynchronous
+    // events not finished, GetResult calls waiting).
+    std::function<std::pair<uint32_t, uint32_t>()> event_gauges;
+  };
+  void set_observers(Observers observers) { observers_ = std::move(observers); }
+  // The cancellation of invocations that no client can cancel (the event
+  // service's attempts): cancelled at the drain deadline and when sproutd
+  // stops, which kills their sandboxes.
+  const std::shared_ptr<CallCancellation>& event_cancellation() const {
+    return async_cancellation_;
+  }
 
   void start_draining();
-  // Kills the running InvokeAsync invocations (no client can cancel them):
-  // at the drain deadline, and when sproutd stops.
+  // Kills the running event invocations: at the drain deadline, and when
+  // sproutd stops.
   void kill_async_invocations() { async_cancellation_->cancel(); }
   uint32_t live_invocations() { return scheduler_.live(); }
 
@@ -110,7 +148,8 @@ class FunctionManager {
  private:
   // The part of invoke() after admission, on an invocation thread.
   api::Response run_admitted(FunctionVersion& version, const api::InvokeRequest& request,
-                             int cancel_fd, std::chrono::steady_clock::time_point received,
+                             const std::string& request_id, int cancel_fd,
+                             std::chrono::steady_clock::time_point received,
                              std::chrono::microseconds queued);
   // The snapshot an invocation runs on; the init it reports (REPORT's Init
   // Duration) when it is the first on a freshly loaded snapshot; and how
@@ -122,6 +161,8 @@ class FunctionManager {
   };
   RunOn snapshot_for_invocation(FunctionVersion& version);
   std::shared_ptr<FunctionVersion> lookup(const std::string& name);
+  // Gives a new version the mounts set for its name, before its first load.
+  void apply_read_only_mounts(FunctionVersion& version);
   std::vector<std::shared_ptr<FunctionVersion>> current_versions();
 
   // The maintenance thread: wakes every 50 ms, or when an invocation ends.
@@ -141,12 +182,13 @@ class FunctionManager {
   std::map<std::string, std::shared_ptr<FunctionVersion>> functions_;
   std::map<std::string, std::shared_ptr<FunctionStats>> stats_;
   std::map<std::string, std::shared_ptr<std::mutex>> deploy_locks_;
+  std::map<std::string, std::vector<ReadOnlyMount>> read_only_mounts_;  // by function name
 
   std::mutex connection_counts_mutex_;
   std::map<std::string, std::function<uint32_t()>> connection_counts_;
 
-  AsyncResults async_;
-  // Shared by every InvokeAsync invocation, in place of a client's.
+  Observers observers_;
+  // Shared by every event invocation, in place of a client's.
   const std::shared_ptr<CallCancellation> async_cancellation_ = CallCancellation::create();
 
   std::atomic<bool> draining_{false};

@@ -5,7 +5,9 @@
 // Start-up order: configuration -> host id range (refused, exit 2, when an
 // account uses one of its ids) -> cgroup pool (removing what a crashed
 // sproutd left) -> registry (removing half-written deploys) -> every stored
-// function taken in (each loads on its first invocation) -> the HTTP
+// function taken in (each loads on its first invocation) -> the event
+// database (<state>/events.db: queued events, schedules, triggers, history)
+// -> the HTTP
 // listener when asked ("sproutd: http listening on ADDR:PORT" on stdout,
 // the port actually bound) -> socket -> "sproutd: ready on PATH" on stdout.
 #include <limits.h>
@@ -22,6 +24,7 @@
 #include "snapshot/host_ids.h"
 #include "snapshot/sandbox_reaper.h"
 #include "supervisor/config.h"
+#include "supervisor/event_service.h"
 #include "supervisor/function_manager.h"
 #include "supervisor/registry.h"
 #include "supervisor/server.h"
@@ -91,7 +94,14 @@ int main(int argc, char** argv) {
     supervisor::FunctionManager manager(*config, **registry, pool->get(), agent,
                                         std::move(host_ids));
     manager.restore();
+    auto events = supervisor::EventService::open(*config, manager);
+    if (!events) {
+      log_line(LogLevel::kError, "events: " + events.error().message());
+      return 1;
+    }
     supervisor::Server server(*config, manager);
+    server.set_event_service(events->get());
+    server.add_drain_participant(events->get());
     manager.set_connection_count("api_socket", [&server] { return server.connection_count(); });
     // After the server (it serves on the server's io_context), so destroyed
     // before it.
@@ -118,9 +128,14 @@ int main(int argc, char** argv) {
         log_line(LogLevel::kError, listening.error().message());
         exit_code = 1;
       } else {
+        // Queued events, schedules and triggers start with the server.
+        (*events)->start();
         server.run();
       }
     }
+    // Before the manager: nothing may feed it any more. The service itself
+    // lives until the manager is gone (late answers find it stopped).
+    (*events)->stop();
     // The counts' owners end before the manager.
     manager.set_connection_count("http", nullptr);
     manager.set_connection_count("api_socket", nullptr);

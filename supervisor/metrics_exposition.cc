@@ -85,6 +85,9 @@ void node_wide(PrometheusText& out, const NodeMetrics& node) {
         node.queued_invocations);
   gauge(out, "sprout_result_waits", "GetResult(wait) calls waiting for their invocation.",
         node.result_waits);
+  gauge(out, "sprout_queued_events",
+        "Asynchronous events accepted (on disk) and not yet finished, retries included.",
+        node.queued_events);
   out.family("sprout_admission_refusals_total", MetricType::kCounter,
              "Invocations refused at admission (THROTTLED), by reason.");
   out.sample("sprout_admission_refusals_total", {{"reason", "queue_full"}}, node.refused_queue_full);

@@ -26,7 +26,8 @@ struct NodeMetrics {
   uint32_t live_zygotes = 0;
   uint32_t host_ids_in_use = 0;
   uint32_t queued_invocations = 0;
-  uint32_t result_waits = 0;
+  uint32_t result_waits = 0;    // from the event service
+  uint32_t queued_events = 0;   // asynchronous events accepted, not finished
   uint64_t refused_queue_full = 0;
   uint64_t refused_queue_timeout = 0;
   // (listener, open connections), by listener name; only the listeners

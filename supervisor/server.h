@@ -31,6 +31,7 @@
 namespace sprout::supervisor {
 
 class Connection;
+class EventService;
 
 // A listener beside the socket, served by the Server's io_context, that
 // drains with it. Called on an Asio thread.
@@ -68,6 +69,10 @@ class Server {
   // For connections.
   const DaemonConfig& config() const { return config_; }
   FunctionManager& manager() { return manager_; }
+  // The event calls' handler (InvokeAsync, GetResult, history, dead
+  // letters, schedules, triggers); set before listen().
+  void set_event_service(EventService* events) { events_ = events; }
+  EventService& events() { return *events_; }
   ThreadPool& control_threads() { return control_threads_; }
   bool draining() const { return draining_; }
   bool peer_allowed(uid_t uid, gid_t gid) const;
@@ -91,6 +96,7 @@ class Server {
   // Deploys and deletes: they wait for processes. Invocations run on the
   // manager's own threads; quick calls on the Asio threads.
   ThreadPool control_threads_;
+  EventService* events_ = nullptr;
   std::atomic<bool> draining_{false};
   std::mutex connections_mutex_;
   std::set<std::shared_ptr<Connection>> connections_;

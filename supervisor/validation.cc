@@ -151,7 +151,25 @@ std::string validate_function_spec(const api::FunctionSpec& spec) {
     if (module.size() > kMaxHandlerBytes || !std::regex_match(module, kModule))
       return "pre_import is not a module name: '" + module + "'";
   }
+  if (auto async = validate_async_config(spec.name(), spec.async()); !async.empty()) return async;
   return validate_function_url(spec.url());
+}
+
+std::string validate_async_config(const std::string& function, const api::AsyncConfig& async) {
+  // Lambda's bounds (PutFunctionEventInvokeConfig).
+  if (async.has_max_retry_attempts() && async.max_retry_attempts() > 2)
+    return "async.max_retry_attempts must be 0..2";
+  if (async.max_event_age_s() != 0 &&
+      (async.max_event_age_s() < 60 || async.max_event_age_s() > 21600))
+    return "async.max_event_age_s must be 60..21600 (0: 21600)";
+  if (!async.on_failure().empty()) {
+    if (!is_valid_function_name(async.on_failure()))
+      return "async.on_failure must be a function name: '" + async.on_failure() + "'";
+    // A function that is its own destination would feed each failure
+    // record back to itself for ever.
+    if (async.on_failure() == function) return "async.on_failure must name another function";
+  }
+  return {};
 }
 
 void apply_function_defaults(api::FunctionSpec& spec) {

@@ -12,6 +12,8 @@ bool is_valid_function_name(const std::string& name);
 bool is_valid_tenant_name(const std::string& tenant);
 // Empty when valid; otherwise what is wrong, for INVALID_ARGUMENT.
 std::string validate_function_spec(const api::FunctionSpec& spec);
+// The async settings of `function`; empty when valid.
+std::string validate_async_config(const std::string& function, const api::AsyncConfig& async);
 // Fills zero fields with defaults (after validation).
 void apply_function_defaults(api::FunctionSpec& spec);
 // The tenant a function runs under: its spec's, or, when that is empty, a

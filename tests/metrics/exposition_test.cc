@@ -125,6 +125,7 @@ NodeMetrics two_functions() {
   node.host_ids_in_use = 3;
   node.queued_invocations = 5;
   node.result_waits = 6;
+  node.queued_events = 11;
   node.refused_queue_full = 7;
   node.refused_queue_timeout = 8;
   node.connections = {{"api_socket", 9}, {"http", 10}};
@@ -166,6 +167,7 @@ TEST(MetricsExposition, EveryFigureLandsInItsSeries) {
   EXPECT_EQ(samples.at("sprout_host_ids_in_use"), "3");
   EXPECT_EQ(samples.at("sprout_queued_invocations"), "5");
   EXPECT_EQ(samples.at("sprout_result_waits"), "6");
+  EXPECT_EQ(samples.at("sprout_queued_events"), "11");
   EXPECT_EQ(samples.at("sprout_functions"), "2");
   EXPECT_EQ(samples.at("sprout_serving"), "1");
   EXPECT_EQ(samples.at(R"(sprout_admission_refusals_total{reason="queue_full"})"), "7");

@@ -1,0 +1,1 @@
+// Placeholder: the event-source e2e tests of this area are written next.
