@@ -33,9 +33,10 @@ api::Response ok_answer() {
 // door's ARNs do.
 constexpr const char* kRegion = "us-east-1";
 
-// Whether `path` is `root` or lies beneath it (both canonical).
-bool is_within(const std::filesystem::path& path, const std::filesystem::path& root) {
-  return std::mismatch(root.begin(), root.end(), path.begin(), path.end()).first == root.end();
+// Whether `inner` is `outer` or lies beneath it (both canonical).
+bool is_within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  return std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end()).first ==
+         outer.end();
 }
 
 std::filesystem::path canonical_or_same(const std::string& path) {
@@ -176,7 +177,7 @@ void EventService::invoke(const events::EventInvocation& call,
   request.set_payload(call.payload);
   manager_.invoke(
       request, manager_.event_cancellation(), std::chrono::steady_clock::now(),
-      [done = std::move(done)](api::Response response) {
+      [done = std::move(done)](const api::Response& response) {
         api::InvokeResponse answer = response.invoke();
         if (!response.has_invoke()) {  // refused before it ran
           answer.set_status(response.status());
@@ -381,9 +382,10 @@ std::string EventService::refuse_watch_dir(const std::string& watch_dir) const {
   const std::filesystem::path dir = canonical_or_same(watch_dir);
   for (const std::string& own :
        {config_.state_dir(), std::filesystem::path(config_.socket_path()).parent_path().string()}) {
-    const std::filesystem::path root = canonical_or_same(own);
-    if (is_within(dir, root) || is_within(root, dir))
-      return "--watch " + watch_dir + ": holds or lies within sproutd's own " + root.string();
+    const std::filesystem::path owned = canonical_or_same(own);
+    // Either way: a watched ancestor exposes sproutd's directory too.
+    if (is_within(dir, owned) || is_within(owned, dir))
+      return "--watch " + watch_dir + ": holds or lies within sproutd's own " + owned.string();
   }
   if (config_.file_trigger_roots().empty()) return {};
   for (const std::string& allowed : config_.file_trigger_roots())

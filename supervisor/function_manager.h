@@ -78,7 +78,7 @@ class FunctionManager {
   // queue, or kills its sandbox, when the client goes away.
   void invoke(const api::InvokeRequest& request,
               const std::shared_ptr<CallCancellation>& cancellation,
-              std::chrono::steady_clock::time_point received, const Reply& reply,
+              std::chrono::steady_clock::time_point received, const Reply& answer,
               const InvocationOrigin& origin = {});
   api::Response list();
   api::Response get(const std::string& name);
