@@ -17,7 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
-read -r -a targets <<<"${FUZZ_TARGETS:-fuzz_frame fuzz_request_validation fuzz_code_bundle fuzz_daemon_config}"
+read -r -a targets <<<"${FUZZ_TARGETS:-fuzz_frame fuzz_request_validation fuzz_code_bundle fuzz_daemon_config fuzz_event_inputs}"
 if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 1)); then
   echo "usage: $0 [SECONDS_PER_TARGET]" >&2
   exit 2
@@ -39,7 +39,7 @@ trap 'rm -rf "$scratch"' EXIT
 # memory). -max_len: a bundle or a request frame may be large; 64 KiB lets
 # the fuzzer build multi-entry tars and long fields, still fast.
 declare -A max_len=([fuzz_frame]=65536 [fuzz_request_validation]=65536
-  [fuzz_code_bundle]=65536 [fuzz_daemon_config]=16384)
+  [fuzz_code_bundle]=65536 [fuzz_daemon_config]=16384 [fuzz_event_inputs]=16384)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 symbolizer=$(command -v llvm-symbolizer-16 || command -v llvm-symbolizer || true)
