@@ -4,7 +4,11 @@ set -u
 left=0
 # Zombies are already dead: a test that kills sproutd on purpose leaves its
 # children to init, which reaps them in its own time.
-procs=$(ps -eo pid=,stat=,args= | awk '$2 !~ /^Z/ && $3 ~ /(^|\/)sprout/')
+# The brokers and scrapers that tests start (nats-server, prometheus) are
+# theirs to stop too; a system service of the same name (Debian's
+# nats-server unit) runs as its own user, not root, and is not counted.
+procs=$(ps -eo pid=,stat=,user=,args= |
+  awk '$2 !~ /^Z/ && ($4 ~ /(^|\/)sprout/ || ($3 == "root" && $4 ~ /(^|\/)(nats-server|prometheus)$/))')
 if [[ -n $procs ]]; then
   echo "leftover processes:"; echo "$procs"; left=1
 fi
