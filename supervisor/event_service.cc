@@ -146,19 +146,28 @@ void EventService::start() {
 }
 
 void EventService::stop_accepting() {
-  // Sources first (they feed the queue), then the queue's dispatch. The
-  // attempts still running are killed with the manager's other event
-  // invocations; their events stay on disk for the next start.
+  // The sources stop feeding the queue. The queue still records the answers
+  // of the attempts that finish during the drain (each recorded answer is
+  // one run fewer after the restart); the new attempts it starts meanwhile
+  // are refused UNAVAILABLE by the draining manager, which costs no retry.
   std::lock_guard lock(stop_mutex_);
   if (stopped_) return;
   schedules_->stop();
   file_triggers_->stop();
   nats_triggers_->stop();
-  queue_->stop();
+}
+
+void EventService::cancel_calls() {
+  // The drain is over: the manager kills the attempts still running next.
+  // Their answers are ignored, so their events run again after the
+  // restart, the kill costing them no attempt.
+  std::lock_guard lock(stop_mutex_);
+  if (!stopped_) queue_->stop();
 }
 
 void EventService::stop() {
   stop_accepting();
+  cancel_calls();
   std::lock_guard lock(stop_mutex_);
   if (stopped_) return;
   stopped_ = true;

@@ -11,9 +11,9 @@
 // Asio's.
 //
 // Order: open() after the FunctionManager restored its functions, start()
-// once the server is about to serve; the drain stops every source and the
-// queue's dispatch (stop_accepting), and the invocations still running are
-// then killed with the manager's other event invocations. What was accepted
+// once the server is about to serve; the drain stops every source at its
+// start and the queue at its end, just before the invocations still running
+// are killed with the manager's other event invocations. What was accepted
 // and not finished stays on disk and runs after the restart.
 #pragma once
 
@@ -80,9 +80,10 @@ class EventService : public DrainParticipant, private events::Invoker {
   // manager goes. Idempotent.
   void stop();
 
-  // DrainParticipant: the drain stops the sources and the dispatch.
+  // DrainParticipant: the drain's start stops the sources; its end stops
+  // the queue (before the manager kills the attempts still running).
   void stop_accepting() override;
-  void cancel_calls() override {}
+  void cancel_calls() override;
   void close_connections() override {}
 
  private:
