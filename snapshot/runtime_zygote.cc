@@ -11,6 +11,7 @@
 
 #include <chrono>
 
+#include "base/log.h"
 #include "protocol/message_channel.h"
 #include "sandbox/spec_defaults.h"
 #include "sandbox/child_report_reader.h"
@@ -289,11 +290,21 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
   // in the host's mount namespace: the snapshot cannot see host paths.
   if (auto valid = validate_read_only_mounts(definition.read_only_mounts); !valid)
     return plain_error(what, valid.error().message());
+  // A directory that cannot be mounted now (removed, replaced by a link) is
+  // left out, loudly: the function still runs, its /mnt/<name> is missing,
+  // and its file trigger reports the directory's state. Failing the load
+  // would make the function uninvocable over one missing upload directory.
   std::vector<UniqueFd> mount_trees;
+  std::vector<std::string> mount_names;
   for (const ReadOnlyMount& mount : definition.read_only_mounts) {
     auto tree = detach_read_only_tree(mount);
-    if (!tree) return plain_error(what, tree.error().message());
+    if (!tree) {
+      log_line(LogLevel::kWarning, what + ": /mnt/" + mount.name + " left out: " +
+                                       tree.error().message());
+      continue;
+    }
     mount_trees.push_back(std::move(*tree));
+    mount_names.push_back(mount.name);
   }
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
@@ -348,7 +359,7 @@ Result<LoadOutcome> RuntimeZygote::load(const FunctionDefinition& definition, Cg
   for (const auto& module : definition.pre_imports) load.add_pre_imports(module);
   std::vector<int> load_fds{bundle->get()};
   for (size_t i = 0; i < mount_trees.size(); ++i) {
-    load.add_read_only_mount_names(definition.read_only_mounts[i].name);
+    load.add_read_only_mount_names(mount_names[i]);
     load_fds.push_back(mount_trees[i].get());
   }
   if (auto r = send_packet(snapshot->control_fd(), load, load_fds); !r)
