@@ -145,6 +145,8 @@ void EventService::start() {
                                 " NATS trigger(s); in " + database_path_);
 }
 
+// The parts are checked: a service whose open failed half-way is destroyed
+// with only some of them.
 void EventService::stop_accepting() {
   // The sources stop feeding the queue. The queue still records the answers
   // of the attempts that finish during the drain (each recorded answer is
@@ -152,9 +154,9 @@ void EventService::stop_accepting() {
   // are refused UNAVAILABLE by the draining manager, which costs no retry.
   std::lock_guard lock(stop_mutex_);
   if (stopped_) return;
-  schedules_->stop();
-  file_triggers_->stop();
-  nats_triggers_->stop();
+  if (schedules_) schedules_->stop();
+  if (file_triggers_) file_triggers_->stop();
+  if (nats_triggers_) nats_triggers_->stop();
 }
 
 void EventService::cancel_calls() {
@@ -162,7 +164,7 @@ void EventService::cancel_calls() {
   // Their answers are ignored, so their events run again after the
   // restart, the kill costing them no attempt.
   std::lock_guard lock(stop_mutex_);
-  if (!stopped_) queue_->stop();
+  if (!stopped_ && queue_) queue_->stop();
 }
 
 void EventService::stop() {
@@ -172,7 +174,7 @@ void EventService::stop() {
   if (stopped_) return;
   stopped_ = true;
   threads_.reset();  // the API calls still queued run now, while the manager lives
-  history_->stop();
+  if (history_) history_->stop();
 }
 
 uint32_t EventService::queued_events() { return static_cast<uint32_t>(queue_->queued()); }

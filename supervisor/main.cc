@@ -96,7 +96,13 @@ int main(int argc, char** argv) {
     manager.restore();
     auto events = supervisor::EventService::open(*config, manager);
     if (!events) {
-      log_line(LogLevel::kError, "events: " + events.error().message());
+      // Never started without them: a queue that cannot be read would
+      // silently drop what it promised to deliver.
+      log_line(LogLevel::kError, "events: " + events.error().message() + " (" +
+                                     config->state_dir() +
+                                     "/events.db holds the queued events, schedules, triggers "
+                                     "and history: repair or restore it, or move it aside to "
+                                     "start without them)");
       return 1;
     }
     supervisor::Server server(*config, manager);
