@@ -1,5 +1,6 @@
 #include "http/router.h"
 
+#include <algorithm>
 #include <random>
 
 #include "base/log.h"
@@ -109,9 +110,12 @@ void HttpRouter::route(const std::shared_ptr<const HttpRequest>& request,
                        const std::shared_ptr<supervisor::CallCancellation>& cancellation,
                        std::chrono::steady_clock::time_point received, Respond respond) {
   const std::string request_id = new_request_id();
-  // Every answer carries its request id, as AWS's do.
+  // Every answer carries its request id, as AWS's do; an Event's answer
+  // has already set the event's own (the id its handler will see).
   Respond answer = [respond = std::move(respond), request_id](HttpAnswer reply) {
-    reply.headers.emplace_back("x-amzn-RequestId", request_id);
+    const bool has_id = std::any_of(reply.headers.begin(), reply.headers.end(),
+                                    [](const auto& header) { return header.first == "x-amzn-RequestId"; });
+    if (!has_id) reply.headers.emplace_back("x-amzn-RequestId", request_id);
     respond(std::move(reply));
   };
   std::string region(kDefaultRegion);
@@ -227,6 +231,7 @@ void HttpRouter::invoke(const std::shared_ptr<const HttpRequest>& request,
       HttpAnswer answer;
       answer.status = 202;
       answer.content_type.clear();
+      answer.headers.emplace_back("x-amzn-RequestId", queued.invoke_async().invocation_id());
       return respond(std::move(answer));
     }
     InvokeAnswerOptions options{
