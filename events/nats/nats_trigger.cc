@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "events/nats/batch_response.h"
 #include "events/nats/trigger_config.h"
+#include "protocol/limits.h"
 
 namespace sprout::events {
 namespace {
@@ -279,6 +280,25 @@ void NatsTrigger::deliver(JetStreamSession& session, std::vector<NatsMessage> me
                                   .message_id = std::move(message_id)});
   }
   if (deliveries.empty()) return;
+  // A batch whose event would be over the payload limit is cut: the records
+  // that do not fit go back to the stream at once and lead the next batch.
+  // (Refused whole, every message of it would be dead-lettered without its
+  // handler ever seeing it.) A record too large alone is delivered alone;
+  // its invocation is refused and it is dead-lettered as a failure would be.
+  std::string payload = sqs_batch_event(records);
+  std::vector<NatsMessage> held_back;
+  while (payload.size() > limits::kMaxPayloadBytes && records.size() > 1) {
+    held_back.push_back(std::move(deliveries.back().message));
+    deliveries.pop_back();
+    records.pop_back();
+    payload = sqs_batch_event(records);
+  }
+  if (!held_back.empty()) {
+    give_back(held_back);
+    most_deliveries = 1;
+    for (const QueueMessage& record : records)
+      most_deliveries = std::max(most_deliveries, record.delivery_count);
+  }
 
   uint64_t call = 0;
   {
@@ -298,7 +318,7 @@ void NatsTrigger::deliver(JetStreamSession& session, std::vector<NatsMessage> me
   }
   EventInvocation invocation{
       .function = trigger_.function(),
-      .payload = sqs_batch_event(records),
+      .payload = std::move(payload),
       .request_id = {},
       .source = api::QUEUE,
       .source_id = trigger_.id(),

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <set>
 
 #include "events/nats/nats_triggers.h"
 #include "events/nats/sqs_event.h"
@@ -173,6 +174,34 @@ TEST_F(NatsTriggerTest, AFullBatchGoesAtOnceAndNoBatchIsLargerThanItsSize) {
   EXPECT_EQ(calls[0].records.size(), 4U);
   EXPECT_EQ(calls[1].records.size(), 4U);
   EXPECT_EQ(calls[1].records.front().body, "m4");
+}
+
+// Provokes: a full batch whose SQS event would be over the 6 MiB payload
+// limit (nine 800 KB messages, batch 10). Expected: the batch is cut below
+// the limit and the rest goes in the next one; every message reaches the
+// handler once, none is dead-lettered for the batch's size.
+TEST_F(NatsTriggerTest, ABatchOverThePayloadLimitIsCutNotRefused) {
+  const std::string big(800 * 1000, 'x');
+  for (int i = 0; i < 9; ++i) client_->publish("orders.new", std::to_string(i) + big);
+  FakeInvoker invoker;
+  auto triggers = open(invoker);
+  ASSERT_TRUE(triggers);
+  triggers->start();
+  ASSERT_TRUE(triggers->add(definition("t1", /*batch=*/10, /*window_ms=*/1500)));
+  ASSERT_TRUE(eventually([&] { return invoker.records().size() >= 9; }, milliseconds(60000)));
+  const std::vector<testing::SeenCall> calls = invoker.calls();
+  ASSERT_GE(calls.size(), 2U) << "nine 800 KB records do not fit one 6 MiB event";
+  std::set<std::string> bodies;
+  for (const auto& call : calls) {
+    size_t bytes = 0;
+    for (const SqsRecord& record : call.records) {
+      bodies.insert(record.body.substr(0, 1));
+      bytes += record.body.size();
+    }
+    EXPECT_LT(bytes, 6U * 1024 * 1024);
+  }
+  EXPECT_EQ(bodies.size(), 9U) << "every message reached the handler";
+  EXPECT_EQ(invoker.records().size(), 9U) << "and none twice";
 }
 
 TEST_F(NatsTriggerTest, TheWindowGathersMessagesThatComeLater) {
