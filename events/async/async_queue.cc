@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "events/async/bounded_response.h"
 #include "events/async/destination_record.h"
 #include "events/async/retry_policy.h"
 #include "events/database.h"
@@ -41,7 +42,10 @@ CREATE TABLE IF NOT EXISTS async_events (
   next_attempt_ms INTEGER NOT NULL,
   last_status     INTEGER NOT NULL DEFAULT 0,  -- api.Status; 0: never answered
   last_error      TEXT NOT NULL DEFAULT '',
-  last_response   BLOB                         -- api.InvokeResponse; NULL: none
+  last_response   BLOB,                        -- api.InvokeResponse (bounded); NULL: none
+  -- 1: the event carries another event's destination record; when it fails
+  -- it goes to the dead letters, never to another destination (no loops).
+  is_destination_record INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS async_events_due ON async_events (next_attempt_ms);
 CREATE INDEX IF NOT EXISTS async_events_function ON async_events (function);
@@ -69,7 +73,7 @@ CREATE TABLE IF NOT EXISTS async_results (
 
 constexpr const char* kEventColumns =
     "request_id, function, payload, source, source_id, enqueued_ms, attempts, throttles, "
-    "last_response";
+    "last_response, is_destination_record";
 
 // "8f507cfc-1a2b-4697-b07a-ac58fc914c95": an RFC 4122 version 4 UUID, as
 // Lambda's request ids. Not a secret, only unique.
@@ -102,6 +106,7 @@ struct QueuedEvent {
   std::string source_id;
   EventProgress progress;
   std::optional<api::InvokeResponse> last_response;
+  bool is_destination_record = false;
 };
 
 QueuedEvent read_event(const Statement& row) {
@@ -118,15 +123,8 @@ QueuedEvent read_event(const Statement& row) {
     api::InvokeResponse response;
     if (response.ParseFromString(row.column_text(8))) event.last_response = std::move(response);
   }
+  event.is_destination_record = row.column_int(9) != 0;
   return event;
-}
-
-// One line for the dead letter and the event row.
-std::string error_text(const api::InvokeResponse& response) {
-  if (!response.error_type().empty())
-    return response.error_type() + ": " + response.error_message();
-  if (!response.error_message().empty()) return response.error_message();
-  return response.detail();
 }
 
 api::GetResultResponse finished_result(const api::InvokeResponse& response) {
@@ -146,10 +144,11 @@ api::InvokeResponse failure(api::Status status, std::string detail, const std::s
 
 Result<void> insert_event(Database& db, const std::string& request_id, const std::string& function,
                           const std::string& payload, api::InvocationSource source,
-                          const std::string& source_id, int64_t now_ms) {
+                          const std::string& source_id, int64_t now_ms,
+                          bool is_destination_record = false) {
   auto insert = db.prepare(
       "INSERT INTO async_events (request_id, function, payload, source, source_id, enqueued_ms, "
-      "next_attempt_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      "next_attempt_ms, is_destination_record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   if (!insert) return std::unexpected(insert.error());
   return insert->bind(1, request_id)
       .bind(2, function)
@@ -158,23 +157,48 @@ Result<void> insert_event(Database& db, const std::string& request_id, const std
       .bind(5, source_id)
       .bind(6, now_ms)
       .bind(7, now_ms)
+      .bind(8, int64_t{is_destination_record ? 1 : 0})
       .run();
 }
 
-// Keeps `response` as the event's final answer and drops the oldest beyond
-// `kept` (rowids grow with each insert, so the smallest are the oldest).
+// Keeps `response`, bounded (bounded_response.h), as the event's final answer
+// and drops the oldest beyond `kept` (rowids grow with each insert, so the
+// smallest are the oldest).
 Result<void> store_result(Database& db, const std::string& request_id,
                           const api::InvokeResponse& response, int64_t now_ms, uint64_t kept) {
   auto insert = db.prepare(
       "INSERT OR REPLACE INTO async_results (request_id, response, finished_ms) VALUES (?, ?, ?)");
   if (!insert) return std::unexpected(insert.error());
-  if (auto r = insert->bind(1, request_id).bind_blob(2, response.SerializeAsString()).bind(3, now_ms).run();
-      !r)
+  const std::string stored = bounded_response(response).SerializeAsString();
+  if (auto r = insert->bind(1, request_id).bind_blob(2, stored).bind(3, now_ms).run(); !r)
     return r;
   auto trim = db.prepare(
       "DELETE FROM async_results WHERE rowid <= (SELECT MAX(rowid) FROM async_results) - ?");
   if (!trim) return std::unexpected(trim.error());
   return trim->bind(1, static_cast<int64_t>(kept)).run();
+}
+
+// Drops the oldest dead letters of `function` beyond `kept`; how many.
+Result<uint64_t> trim_dead_letters(Database& db, const std::string& function, uint64_t kept) {
+  auto trim = db.prepare(
+      "DELETE FROM async_dead_letters WHERE rowid IN (SELECT rowid FROM async_dead_letters "
+      "WHERE function = ? ORDER BY failed_ms DESC, rowid DESC LIMIT -1 OFFSET ?)");
+  if (!trim) return std::unexpected(trim.error());
+  if (auto r = trim->bind(1, function).bind(2, static_cast<int64_t>(kept)).run(); !r)
+    return std::unexpected(r.error());
+  return static_cast<uint64_t>(db.changes());
+}
+
+// A database made before async_events had is_destination_record gets it.
+Result<void> add_missing_columns(Database& db) {
+  auto has = db.prepare(
+      "SELECT 1 FROM pragma_table_info('async_events') WHERE name = 'is_destination_record'");
+  if (!has) return std::unexpected(has.error());
+  auto row = has->step();
+  if (!row) return std::unexpected(row.error());
+  if (*row) return {};
+  return db.exec(
+      "ALTER TABLE async_events ADD COLUMN is_destination_record INTEGER NOT NULL DEFAULT 0");
 }
 
 Result<bool> delete_event(Database& db, const std::string& request_id) {
@@ -232,6 +256,7 @@ struct AsyncQueueCore {
   std::map<std::string, std::map<uint64_t, AsyncQueue::ResultAnswer>> waits;
   uint64_t next_wait_id = 1;
   uint32_t waiting = 0;
+  uint64_t dead_letters_dropped = 0;
 };
 
 namespace {
@@ -263,8 +288,8 @@ Result<bool> apply_step(AsyncQueueCore& core, const QueuedEvent& event, const Ne
         .bind(3, step.next_attempt_unix_ms);
     if (response) {
       update->bind(4, int64_t{response->status()})
-          .bind(5, error_text(*response))
-          .bind_blob(6, response->SerializeAsString());
+          .bind(5, bounded_error_text(*response))
+          .bind_blob(6, bounded_response(*response).SerializeAsString());
     } else {
       update->bind(4, int64_t{api::STATUS_UNSPECIFIED}).bind(5, "").bind_null(6);
     }
@@ -294,6 +319,7 @@ Result<bool> apply_step(AsyncQueueCore& core, const QueuedEvent& event, const Ne
   if (final_answer.request_id().empty()) final_answer.set_request_id(event.request_id);
 
   bool still_queued = false;  // a destination event replaces the failed one
+  uint64_t dropped_letters = 0;  // the oldest dead letters beyond the cap
   if (step.kind == NextStep::kFailed && !destination.empty()) {
     FailedEvent failed{.request_id = event.request_id,
                        .function = event.function,
@@ -304,7 +330,7 @@ Result<bool> apply_step(AsyncQueueCore& core, const QueuedEvent& event, const Ne
                        .last_response = response ? response : event.last_response};
     // The record's own event: a new id; source_id names the failed event.
     if (auto r = insert_event(db, new_request_id(), destination, destination_record(failed),
-                              api::ASYNC, event.request_id, now);
+                              api::ASYNC, event.request_id, now, /*is_destination_record=*/true);
         !r)
       return std::unexpected(r.error());
     still_queued = true;
@@ -320,7 +346,7 @@ Result<bool> apply_step(AsyncQueueCore& core, const QueuedEvent& event, const Ne
                      .bind(4, int64_t{event.source})
                      .bind(5, event.source_id)
                      .bind(6, int64_t{final_answer.status()})
-                     .bind(7, error_text(final_answer))
+                     .bind(7, bounded_error_text(final_answer))
                      .bind(8, int64_t{step.progress.attempts})
                      .bind(9, event.progress.enqueued_unix_ms)
                      .bind(10, now)
@@ -328,11 +354,22 @@ Result<bool> apply_step(AsyncQueueCore& core, const QueuedEvent& event, const Ne
                      .run();
         !r)
       return std::unexpected(r.error());
+    auto trimmed = trim_dead_letters(db, event.function, core.options.max_dead_letters);
+    if (!trimmed) return std::unexpected(trimmed.error());
+    dropped_letters = *trimmed;
   }
   if (auto r = store_result(db, event.request_id, final_answer, now, core.options.kept_results);
       !r)
     return std::unexpected(r.error());
   if (auto r = tx->commit(); !r) return std::unexpected(r.error());
+  if (dropped_letters > 0) {
+    core.dead_letters_dropped += dropped_letters;
+    log_line(LogLevel::kWarning,
+             "async queue: function " + event.function + " has more than " +
+                 std::to_string(core.options.max_dead_letters) + " dead letters; dropped the " +
+                 std::to_string(dropped_letters) + " oldest (" +
+                 std::to_string(core.dead_letters_dropped) + " dropped since start)");
+  }
   if (!still_queued) --core.queued;
   core.collect_final(event.request_id, final_answer, deferred);
   return true;
@@ -344,7 +381,14 @@ void conclude(AsyncQueueCore& core, const QueuedEvent& event, const NextStep& st
               const std::optional<api::InvokeResponse>& response, const api::AsyncConfig& config) {
   std::string destination;
   if (step.kind == NextStep::kFailed && !config.on_failure().empty()) {
-    if (config.on_failure() == event.function) {
+    if (event.is_destination_record) {
+      // A record that fails would otherwise become a record of a record: two
+      // functions that are each other's destination would bounce it forever,
+      // each round nesting the last.
+      log_line(LogLevel::kWarning, "async event " + event.request_id + " of " + event.function +
+                                       " carries a destination record and failed; it goes to the "
+                                       "dead letters, not to " + config.on_failure());
+    } else if (config.on_failure() == event.function) {
       // Its own failures fed back to itself would fail again, nested deeper
       // each time.
       log_line(LogLevel::kWarning, "async event " + event.request_id + " of " + event.function +
@@ -594,11 +638,13 @@ Result<std::unique_ptr<AsyncQueue>> AsyncQueue::open(AsyncQueueOptions options, 
   if (options.retry_base_delay_ms <= 0)
     return plain_error("open the async queue", "retry_base_delay_ms must be positive, not " +
                                                    std::to_string(options.retry_base_delay_ms));
-  if (options.max_in_flight == 0 || options.max_queued == 0)
-    return plain_error("open the async queue", "max_in_flight and max_queued must be positive");
+  if (options.max_in_flight == 0 || options.max_queued == 0 || options.max_dead_letters == 0)
+    return plain_error("open the async queue",
+                       "max_in_flight, max_queued and max_dead_letters must be positive");
   auto db = Database::open(options.database_path, Durability::kFull);
   if (!db) return std::unexpected(db.error());
   if (auto r = (*db)->exec(kSchema); !r) return std::unexpected(r.error());
+  if (auto r = add_missing_columns(**db); !r) return std::unexpected(r.error());
   auto queued = count_queued(**db);
   if (!queued) return std::unexpected(queued.error());
 
@@ -836,6 +882,11 @@ uint32_t AsyncQueue::in_flight() const {
 uint32_t AsyncQueue::waiting() const {
   std::lock_guard lock(core_->mutex);
   return core_->waiting;
+}
+
+uint64_t AsyncQueue::dead_letters_dropped() const {
+  std::lock_guard lock(core_->mutex);
+  return core_->dead_letters_dropped;
 }
 
 }  // namespace sprout::events::async

@@ -17,6 +17,20 @@
 //    costs their events no attempt.
 //  - The final answer of each event (success or failure) is kept (the last
 //    `kept_results`) for GetResult, across restarts.
+//  - An event that carries a destination record never makes another one:
+//    when it fails it goes to the dead letters (two functions that are each
+//    other's on_failure cannot bounce an event forever).
+//
+// Disk bounds: what is stored of an answer is cut (bounded_response.h): a
+// kept result keeps at most 256 KiB of result (the cut said in `detail`),
+// 4 KiB of log tail (`logs_truncated`), 1 KiB of error message and detail,
+// 256 bytes of error type, 64 stack frames of 1 KiB; a dead letter's and a
+// queued event's last_error at most 1 KiB. Each function keeps at most
+// `max_dead_letters` dead letters: beyond, the oldest are dropped, counted
+// (dead_letters_dropped()) and logged. A destination record stays within
+// 256 KiB (destination_record.h). So the database holds at most about
+// max_queued x (payload + 256 KiB) + kept_results x 270 KiB + functions x
+// max_dead_letters x (payload + 1 KiB).
 //
 // Tables (all prefixed async_): async_events (queued and in-flight events),
 // async_dead_letters, async_results.
@@ -50,6 +64,8 @@ struct AsyncQueueOptions {
   uint32_t max_in_flight = 64;
   // Final answers kept for GetResult (the oldest are dropped first).
   uint64_t kept_results = 10'000;
+  // Dead letters kept per function (the oldest are dropped first).
+  uint64_t max_dead_letters = 10'000;
   // The clock, in Unix ms; empty: the system clock. Tests move a fake one
   // and call AsyncQueue::wake().
   std::function<int64_t()> now_ms;
@@ -134,6 +150,8 @@ class AsyncQueue : public EventQueue {
   uint32_t in_flight() const;
   // GetResult calls waiting now.
   uint32_t waiting() const;
+  // Dead letters dropped by the max_dead_letters cap since open().
+  uint64_t dead_letters_dropped() const;
 
   // Makes the dispatcher look at once at what is due (a fake clock moved).
   void wake();

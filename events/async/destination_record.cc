@@ -1,9 +1,11 @@
 #include "events/async/destination_record.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <vector>
 
+#include "events/async/bounded_response.h"
 #include "http/json.h"
 
 namespace sprout::events::async {
@@ -83,6 +85,25 @@ std::string response_payload(const api::InvokeResponse& response) {
   return payload.str();
 }
 
+// `json` as it fits in `max_bytes` of the record: itself, or a JSON string of
+// its first bytes and a note saying so (never more than max_bytes when
+// max_bytes leaves room for the note; else the bare note).
+std::string fitted(const std::string& json, size_t max_bytes) {
+  if (json.size() <= max_bytes) return json;
+  const std::string note = " ... [truncated: ";
+  size_t keep = max_bytes;
+  while (true) {
+    const std::string_view kept = utf8_prefix(json, keep);
+    std::string quoted = http::json_quote(std::string(kept) + note + std::to_string(kept.size()) +
+                                          " of " + std::to_string(json.size()) + " bytes]");
+    // Escapes make the quoted text longer than what it quotes: shrink the
+    // kept part by the excess until it fits (each round cuts at least that).
+    if (quoted.size() <= max_bytes || kept.empty()) return quoted;
+    const size_t excess = quoted.size() - max_bytes;
+    keep = kept.size() > excess ? kept.size() - excess : 0;
+  }
+}
+
 }  // namespace
 
 std::string iso8601_utc_ms(int64_t unix_ms) {
@@ -106,13 +127,9 @@ std::string destination_record(const FailedEvent& event) {
   // The original event as JSON when it is JSON (the destination's handler
   // reads record["requestPayload"]["key"]), else as a string.
   const std::optional<http::JsonValue> parsed = http::parse_json(event.payload);
-  const std::string request_payload = parsed ? parsed->dump() : http::json_quote(event.payload);
-
-  http::JsonObjectWriter record;
-  record.string("version", "1.0")
-      .string("timestamp", iso8601_utc_ms(event.failed_unix_ms))
-      .raw("requestContext", context.str())
-      .raw("requestPayload", request_payload);
+  std::string request_payload = parsed ? parsed->dump() : http::json_quote(event.payload);
+  std::string response_json;
+  std::string response_context_json;
   if (event.last_response) {
     const api::InvokeResponse& response = *event.last_response;
     http::JsonObjectWriter response_context;
@@ -122,10 +139,37 @@ std::string destination_record(const FailedEvent& event) {
                                        : std::string("$LATEST"));
     if (ran_the_function(response.status()) && response.status() != api::OK)
       response_context.string("functionError", "Unhandled");
-    record.raw("responseContext", response_context.str())
-        .raw("responsePayload", response_payload(*event.last_response));
+    response_context_json = response_context.str();
+    response_json = response_payload(response);
   }
-  return record.str();
+
+  const auto build = [&](const std::string& request, const std::string& response) {
+    http::JsonObjectWriter record;
+    record.string("version", "1.0")
+        .string("timestamp", iso8601_utc_ms(event.failed_unix_ms))
+        .raw("requestContext", context.str())
+        .raw("requestPayload", request);
+    if (event.last_response)
+      record.raw("responseContext", response_context_json).raw("responsePayload", response);
+    return record.str();
+  };
+  std::string record = build(request_payload, response_json);
+  if (record.size() <= kMaxDestinationRecordBytes) return record;
+
+  // Too big: the payloads share what the rest of the record leaves. The
+  // response gets at least half of it (the error is why the record exists),
+  // more when the request needs less; the request gets what remains.
+  const size_t skeleton = build("", "").size();  // only measured, never sent
+  const size_t room =
+      kMaxDestinationRecordBytes > skeleton ? kMaxDestinationRecordBytes - skeleton : 0;
+  if (event.last_response) {
+    const size_t response_room =
+        std::max(room / 2, room > request_payload.size() ? room - request_payload.size() : 0);
+    response_json = fitted(response_json, response_room);
+  }
+  const size_t request_room = room > response_json.size() ? room - response_json.size() : 0;
+  request_payload = fitted(request_payload, request_room);
+  return build(request_payload, response_json);
 }
 
 }  // namespace sprout::events::async

@@ -18,8 +18,14 @@
 //
 // responseContext and responsePayload are present only when the event was
 // tried at least once (an event that aged out unrun has no response).
+//
+// The record is itself an async event, so it stays within the async payload
+// limit (kMaxDestinationRecordBytes): when the payloads would not fit,
+// responsePayload and then requestPayload become JSON strings holding their
+// JSON's first bytes and a note "... [truncated: N of M bytes]".
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,6 +35,8 @@
 namespace sprout::events::async {
 
 // The ARN sprout gives every function (as its HTTP front door does).
+inline constexpr size_t kMaxDestinationRecordBytes = 256 * 1024;
+
 inline constexpr const char* kFunctionArnPrefix = "arn:aws:lambda:us-east-1:000000000000:function:";
 
 struct FailedEvent {

@@ -36,6 +36,9 @@ void truncate_history_entry(api::HistoryEntry& entry) {
   bool cut = keep(*entry.mutable_result(), utf8_prefix(entry.result(), kHistoryResultBytes));
   cut |= keep(*entry.mutable_error_message(),
               utf8_prefix(entry.error_message(), kHistoryErrorBytes));
+  cut |= keep(*entry.mutable_error_type(), utf8_prefix(entry.error_type(), kHistoryErrorTypeBytes));
+  cut |= keep(*entry.mutable_request_id(), utf8_prefix(entry.request_id(), kHistoryIdBytes));
+  cut |= keep(*entry.mutable_source_id(), utf8_prefix(entry.source_id(), kHistoryIdBytes));
   cut |= keep(*entry.mutable_log_tail(), utf8_suffix(entry.log_tail(), kHistoryLogTailBytes));
   if (cut) entry.set_truncated(true);
 }
@@ -43,16 +46,13 @@ void truncate_history_entry(api::HistoryEntry& entry) {
 api::HistoryEntry history_entry_of(const api::InvokeResponse& response,
                                    const InvocationOrigin& origin) {
   api::HistoryEntry entry;
-  entry.set_request_id(response.request_id());
   entry.set_source(origin.source);
-  entry.set_source_id(origin.source_id);
   entry.set_status(response.status());
   entry.set_start_unix_ms(origin.start_unix_ms);
   entry.set_duration_us(response.metrics().total_us());
   entry.set_billed_ms(response.metrics().billed_ms());
   entry.set_function_version(response.function_version());
   entry.set_attempt(origin.attempt);
-  entry.set_error_type(response.error_type());
 
   bool cut = false;
   const auto copy_prefix = [&cut](std::string_view from, size_t max_bytes, std::string* to) {
@@ -60,6 +60,9 @@ api::HistoryEntry history_entry_of(const api::InvokeResponse& response,
     to->assign(kept);
     cut |= kept.size() != from.size();
   };
+  copy_prefix(response.request_id(), kHistoryIdBytes, entry.mutable_request_id());
+  copy_prefix(origin.source_id, kHistoryIdBytes, entry.mutable_source_id());
+  copy_prefix(response.error_type(), kHistoryErrorTypeBytes, entry.mutable_error_type());
   if (response.status() == api::OK) {
     copy_prefix(response.result(), kHistoryResultBytes, entry.mutable_result());
   } else {

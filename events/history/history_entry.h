@@ -18,6 +18,10 @@ namespace sprout::events {
 inline constexpr size_t kHistoryResultBytes = 1024;
 inline constexpr size_t kHistoryErrorBytes = 1024;
 inline constexpr size_t kHistoryLogTailBytes = 4096;
+// The error type is a tenant's exception class name: its length is theirs to
+// choose. Ids are sprout's or a trigger's, but are capped all the same.
+inline constexpr size_t kHistoryErrorTypeBytes = 256;
+inline constexpr size_t kHistoryIdBytes = 256;
 
 // The longest prefix of `text` of at most `max_bytes` that does not end inside
 // a UTF-8 character (a cut character is left out whole, never half-kept).
@@ -26,8 +30,9 @@ std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
 // UTF-8 character: a log's tail keeps its newest bytes.
 std::string_view utf8_suffix(std::string_view text, size_t max_bytes);
 
-// Cuts result and error message to their prefixes and the log tail to its
-// suffix, setting `truncated` when anything was cut. Idempotent.
+// Cuts result, error type, error message, request id and source id to their
+// prefixes and the log tail to its suffix, setting `truncated` when anything
+// was cut. Idempotent.
 void truncate_history_entry(api::HistoryEntry& entry);
 
 struct InvocationOrigin {
@@ -39,7 +44,8 @@ struct InvocationOrigin {
 
 // The history entry of an invocation that answered `response`: the error
 // message is the function's own (error_message) or, when it has none (a
-// TIMEOUT, a crash, a throttle), sprout's one-line `detail`; the result is
+// TIMEOUT, a crash, a throttle), sprout's one-line `detail`; the error type
+// and ids are cut to the sizes above (the stack trace is not kept); the result is
 // kept only for OK; the log tail is the response's logs. Already truncated
 // (only the kept bytes are copied); `truncated` is also set when the
 // response's logs were themselves a cut tail.

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <set>
 
+#include "events/async/bounded_response.h"
+#include "events/async/destination_record.h"
 #include "events/async/retry_policy.h"
 #include "events/database.h"
 #include "http/json.h"
@@ -678,6 +680,174 @@ TEST_F(AsyncQueueTest, KeepsOnlyTheNewestResults) {
   EXPECT_FALSE(result_now(*queue, ids[0])) << "the oldest result was dropped";
   EXPECT_TRUE(result_now(*queue, ids[1]));
   EXPECT_TRUE(result_now(*queue, ids[2]));
+}
+
+TEST_F(AsyncQueueTest, StoresBoundedResultsAndDeadLetterErrors) {
+  // A 6 MiB result kept 10,000 times, or a megabyte of error text per dead
+  // letter, must not reach the disk whole.
+  api::AsyncConfig no_retries;
+  no_retries.set_max_retry_attempts(0);
+  invoker_.deploy("big", no_retries);
+  api::InvokeResponse huge_ok = FakeInvoker::answer(api::OK);
+  huge_ok.set_result(std::string(6 * 1024 * 1024, 'r'));
+  huge_ok.set_logs(std::string(100 * 1024, 'l') + "last line\n");
+  api::InvokeResponse huge_error = FakeInvoker::answer(api::FUNCTION_ERROR);
+  huge_error.set_error_type(std::string(5 * 1024 * 1024, 'T'));
+  huge_error.set_error_message(std::string(5 * 1024 * 1024, 'm'));
+  for (int i = 0; i < 1000; ++i) huge_error.add_stack_trace(std::string(4096, 's'));
+  invoker_.script("big", {huge_ok, huge_error});
+
+  auto queue = open();
+  queue->start();
+  const std::string ok_id = enqueue(*queue, event("big"));
+  ASSERT_TRUE(testing::wait_until([&] { return queue->queued() == 0; }, 30s));
+  const std::string failed_id = enqueue(*queue, event("big"));
+  ASSERT_TRUE(testing::wait_until([&] { return queue->queued() == 0; }, 30s));
+
+  const auto kept = result_now(*queue, ok_id);
+  ASSERT_TRUE(kept && kept->done());
+  EXPECT_EQ(kept->result().result(), std::string(kStoredResultBytes, 'r'));
+  EXPECT_NE(kept->result().detail().find("truncated"), std::string::npos);
+  EXPECT_EQ(kept->result().logs().size(), kStoredLogTailBytes);
+  EXPECT_TRUE(kept->result().logs().ends_with("last line\n"));
+  EXPECT_TRUE(kept->result().logs_truncated());
+
+  const auto failed = result_now(*queue, failed_id);
+  ASSERT_TRUE(failed && failed->done());
+  EXPECT_EQ(failed->result().error_type().size(), kStoredErrorTypeBytes);
+  EXPECT_EQ(failed->result().error_message().size(), kStoredErrorBytes);
+  EXPECT_EQ(failed->result().stack_trace_size(), static_cast<int>(kStoredStackFrames));
+  auto letters = queue->dead_letters("big", 0);
+  ASSERT_TRUE(letters);
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_LE((*letters)[0].last_error().size(), kStoredErrorBytes);
+  EXPECT_TRUE((*letters)[0].last_error().starts_with("TTTT"));
+
+  queue.reset();
+  EXPECT_LT(std::filesystem::file_size(dir_ + "/events.db"), 2u * 1024 * 1024)
+      << "nothing of the megabytes but the bounded copies was stored";
+}
+
+TEST_F(AsyncQueueTest, DeadLettersPerFunctionAreCappedDroppingTheOldest) {
+  api::AsyncConfig no_retries;
+  no_retries.set_max_retry_attempts(0);
+  invoker_.deploy("f", no_retries);
+  invoker_.deploy("g", no_retries);
+  invoker_.script_statuses("f", {api::CRASHED, api::CRASHED, api::CRASHED});
+  invoker_.script_statuses("g", {api::CRASHED});
+  AsyncQueueOptions capped = options();
+  capped.max_dead_letters = 2;
+  auto queue = open(capped);
+  queue->start();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(enqueue(*queue, event("f")));
+    ASSERT_TRUE(testing::wait_until([&] { return queue->queued() == 0; }, 30s));
+    advance(*queue, 1);  // distinct failure times
+  }
+  enqueue(*queue, event("g"));
+  ASSERT_TRUE(testing::wait_until([&] { return queue->queued() == 0; }, 30s));
+  auto letters = queue->dead_letters("f", 0);
+  ASSERT_TRUE(letters);
+  ASSERT_EQ(letters->size(), 2u);
+  EXPECT_EQ((*letters)[0].request_id(), ids[1]);
+  EXPECT_EQ((*letters)[1].request_id(), ids[2]);
+  EXPECT_EQ(queue->dead_letters_dropped(), 1u);
+  auto other = queue->dead_letters("g", 0);
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->size(), 1u) << "the cap is per function";
+
+  AsyncQueueOptions zero = options();
+  zero.max_dead_letters = 0;
+  EXPECT_FALSE(AsyncQueue::open(zero, invoker_));
+}
+
+TEST_F(AsyncQueueTest, TwoFunctionsThatAreEachOthersDestinationDoNotLoop) {
+  api::AsyncConfig to_b;
+  to_b.set_max_retry_attempts(0);
+  to_b.set_on_failure("b");
+  api::AsyncConfig to_a = to_b;
+  to_a.set_on_failure("a");
+  invoker_.deploy("a", to_b);
+  invoker_.deploy("b", to_a);
+  invoker_.script_statuses("a", std::vector<api::Status>(10, api::FUNCTION_ERROR));
+  invoker_.script_statuses("b", std::vector<api::Status>(10, api::FUNCTION_ERROR));
+
+  auto queue = open();
+  queue->start();
+  const std::string id = enqueue(*queue, event("a"));
+  ASSERT_TRUE(testing::wait_until([&] { return queue->queued() == 0; }, 30s));
+  EXPECT_EQ(invoker_.calls_to("a").size(), 1u);
+  ASSERT_EQ(invoker_.calls_to("b").size(), 1u) << "the record ran once, then stopped";
+  EXPECT_EQ(invoker_.calls_to("b")[0].source_id, id);
+  auto letters = queue->dead_letters("b", 0);
+  ASSERT_TRUE(letters);
+  ASSERT_EQ(letters->size(), 1u) << "the failed record is a dead letter";
+  EXPECT_EQ((*letters)[0].request_id(), invoker_.calls_to("b")[0].request_id);
+  auto none = queue->dead_letters("a", 0);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty()) << "the first failure went to its destination";
+}
+
+TEST_F(AsyncQueueTest, ADestinationRecordKeepsItsMarkAcrossARestart) {
+  api::AsyncConfig to_b;
+  to_b.set_max_retry_attempts(0);
+  to_b.set_on_failure("b");
+  api::AsyncConfig to_a = to_b;
+  to_a.set_on_failure("a");
+  invoker_.deploy("a", to_b);
+  invoker_.deploy("b", to_a);
+  invoker_.script_statuses("a", std::vector<api::Status>(10, api::FUNCTION_ERROR));
+  invoker_.script_statuses("b", std::vector<api::Status>(10, api::FUNCTION_ERROR));
+  {
+    invoker_.hold(true);
+    auto queue = open();
+    queue->start();
+    enqueue(*queue, event("a"));
+    ASSERT_TRUE(testing::wait_until([&] { return invoker_.held_count() == 1; }, 30s));
+    auto held = invoker_.take_held();
+    ASSERT_EQ(held.size(), 1u);
+    api::InvokeResponse failed = FakeInvoker::answer(api::FUNCTION_ERROR);
+    failed.set_request_id(held[0].call.request_id);
+    held[0].done(failed);
+    // The record to b stays in flight, then the queue "crashes".
+    ASSERT_TRUE(testing::wait_until([&] { return invoker_.held_count() == 1; }, 30s));
+  }
+  invoker_.hold(false);
+  auto record_call = invoker_.take_held();
+  ASSERT_EQ(record_call.size(), 1u);
+  EXPECT_EQ(record_call[0].call.function, "b");
+  auto restarted = open();
+  restarted->start();
+  ASSERT_TRUE(testing::wait_until([&] { return restarted->queued() == 0; }, 30s));
+  EXPECT_EQ(invoker_.calls_to("a").size(), 1u);
+  EXPECT_EQ(invoker_.calls_to("b").size(), 2u) << "held once, run again after the restart";
+  auto letters = restarted->dead_letters("b", 0);
+  ASSERT_TRUE(letters);
+  EXPECT_EQ(letters->size(), 1u);
+}
+
+TEST_F(AsyncQueueTest, OpensADatabaseMadeBeforeTheDestinationMark) {
+  {
+    auto db = Database::open(dir_ + "/events.db", Durability::kFull);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE((*db)->exec(
+        "CREATE TABLE async_events (request_id TEXT PRIMARY KEY, function TEXT NOT NULL, "
+        "payload BLOB NOT NULL, source INTEGER NOT NULL, source_id TEXT NOT NULL, "
+        "enqueued_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+        "throttles INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL, "
+        "last_status INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', "
+        "last_response BLOB);"
+        "INSERT INTO async_events (request_id, function, payload, source, source_id, "
+        "enqueued_ms, next_attempt_ms) VALUES ('old-event', 'f', '{}', 1, '', " +
+        std::to_string(clock_.load()) + ", " + std::to_string(clock_.load()) + ");"));
+  }
+  auto queue = open();
+  ASSERT_TRUE(queue);
+  EXPECT_EQ(queue->queued(), 1u);
+  queue->start();
+  ASSERT_TRUE(testing::wait_until([&] { return queue->queued() == 0; }, 30s));
+  EXPECT_EQ(invoker_.calls_to("f").size(), 1u);
 }
 
 }  // namespace

@@ -91,5 +91,52 @@ TEST(DestinationRecord, ThrottledEventHasNoFunctionError) {
   EXPECT_EQ(text(*json, {"responsePayload", "errorMessage"}), "concurrency limit reached");
 }
 
+TEST(DestinationRecord, StaysWithinTheAsyncPayloadLimit) {
+  // A failed record of a record (or a huge error) must not outgrow the limit:
+  // the payloads become strings with a note.
+  FailedEvent failed{.request_id = "id-1",
+                     .function = "f",
+                     .payload = R"({"big": ")" + std::string(250 * 1024, 'p') + R"("})",
+                     .condition = "RetriesExhausted",
+                     .invoke_count = 3,
+                     .failed_unix_ms = 0};
+  api::InvokeResponse response;
+  response.set_status(api::FUNCTION_ERROR);
+  response.set_error_type("Boom");
+  response.set_error_message(std::string(6 * 1024 * 1024, '\x01'));  // escapes 6x
+  failed.last_response = response;
+  const std::string record = destination_record(failed);
+  EXPECT_LE(record.size(), kMaxDestinationRecordBytes);
+  std::string error;
+  auto parsed = http::parse_json(record, &error);
+  ASSERT_TRUE(parsed) << error;
+  const std::string response_text = parsed->find("responsePayload")->as_string();
+  EXPECT_NE(response_text.find("[truncated: "), std::string::npos);
+  EXPECT_EQ(response_text.rfind(R"({"errorType":"Boom")", 0), 0u) << response_text.substr(0, 40);
+  const std::string request_text = parsed->find("requestPayload")->as_string();
+  EXPECT_NE(request_text.find("[truncated: "), std::string::npos);
+  EXPECT_EQ(parsed->find("requestContext")->find("requestId")->as_string(), "id-1");
+}
+
+TEST(DestinationRecord, ASmallErrorLeavesTheRequestRoom) {
+  FailedEvent failed{.request_id = "id-2",
+                     .function = "f",
+                     .payload = std::string(300 * 1024, 'q'),  // not JSON: a string
+                     .condition = "RetriesExhausted",
+                     .invoke_count = 1,
+                     .failed_unix_ms = 0};
+  api::InvokeResponse response;
+  response.set_status(api::FUNCTION_ERROR);
+  response.set_error_message("bad");
+  failed.last_response = response;
+  const std::string record = destination_record(failed);
+  EXPECT_LE(record.size(), kMaxDestinationRecordBytes);
+  EXPECT_GT(record.size(), kMaxDestinationRecordBytes - 1024) << "the request used the room";
+  auto parsed = http::parse_json(record);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->find("responsePayload")->find("errorMessage")->as_string(), "bad")
+      << "a response that fits is kept as JSON";
+}
+
 }  // namespace
 }  // namespace sprout::events::async

@@ -88,6 +88,35 @@ TEST(HistoryEntryOf, CutsLargeFieldsAndSaysSo) {
       << "logs that sproutd had already cut are not the whole output either";
 }
 
+TEST(HistoryEntryOf, CutsAHugeErrorTypeAndIds) {
+  // A tenant's exception class named with 5 MiB must not make a 5 MB row.
+  api::InvokeResponse response = answer(api::FUNCTION_ERROR);
+  response.set_error_type(std::string(5 * 1024 * 1024, 'E'));
+  response.set_error_message("short");
+  response.set_request_id(std::string(1000, 'r'));
+  response.add_stack_trace(std::string(1024 * 1024, 's'));
+  InvocationOrigin origin = kScheduled;
+  origin.source_id = std::string(1000, 'i');
+  const api::HistoryEntry entry = history_entry_of(response, origin);
+  EXPECT_EQ(entry.error_type(), std::string(kHistoryErrorTypeBytes, 'E'));
+  EXPECT_EQ(entry.request_id().size(), kHistoryIdBytes);
+  EXPECT_EQ(entry.source_id().size(), kHistoryIdBytes);
+  EXPECT_EQ(entry.error_message(), "short");
+  EXPECT_TRUE(entry.truncated());
+  EXPECT_LT(entry.ByteSizeLong(), 8u * 1024) << "the stack trace is not kept";
+}
+
+TEST(TruncateHistoryEntry, CutsTheErrorTypeAtACharacterBoundary) {
+  api::HistoryEntry entry;
+  std::string type(kHistoryErrorTypeBytes - 1, 'x');
+  type += "\xC3\xA9";  // "é" straddles the limit: left out whole
+  type += std::string(100, 'y');
+  entry.set_error_type(type);
+  truncate_history_entry(entry);
+  EXPECT_EQ(entry.error_type(), std::string(kHistoryErrorTypeBytes - 1, 'x'));
+  EXPECT_TRUE(entry.truncated());
+}
+
 TEST(Utf8Cut, PrefixLeavesOutACharacterTheCutFallsIn) {
   const std::string two_byte = "\xC3\xA9";         // é
   const std::string four_byte = "\xF0\x9F\x98\x80";  // U+1F600
