@@ -18,9 +18,11 @@
 namespace sprout::events {
 namespace {
 
+// No IN_DONT_FOLLOW: watches are added through "/proc/self/fd/N", a magic
+// link that must be followed to the directory opened (confined) before.
 constexpr uint32_t kDirectoryMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
                                     IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |
-                                    IN_DONT_FOLLOW | IN_EXCL_UNLINK;
+                                    IN_EXCL_UNLINK;
 
 // openat2() confined to the tree: no symlink in any component (a symlink
 // planted in the watched directory must not make sproutd, as root, read or
@@ -47,12 +49,40 @@ std::string child_of(const std::string& directory, std::string_view name) {
 Result<std::unique_ptr<DirectoryWatcher>> DirectoryWatcher::open(const std::string& root,
                                                                  Options options,
                                                                  Callbacks callbacks) {
-  UniqueFd root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!root_fd) return os_error("open the watched directory", root);
+  // O_NOFOLLOW alone refuses a symlink only as the last component: a
+  // directory higher up swapped for a symlink (renameat2 RENAME_EXCHANGE)
+  // would point the trigger, which reads files as root, elsewhere.
+  // RESOLVE_NO_SYMLINKS refuses one anywhere; everything after works
+  // relative to this descriptor, never by the path again.
+  open_how how{};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  UniqueFd root_fd(static_cast<int>(
+      retry_eintr([&] { return syscall(SYS_openat2, AT_FDCWD, root.c_str(), &how, sizeof how); })));
+  if (!root_fd) {
+    if (errno == ELOOP)
+      return plain_error("open the watched directory " + root,
+                         "its path now goes through a symlink (its canonical path changed); "
+                         "refusing to follow it");
+    return os_error("open the watched directory", root);
+  }
   UniqueFd inotify(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!inotify) return os_error("inotify_init1", root);
   return std::unique_ptr<DirectoryWatcher>(new DirectoryWatcher(
       root, options, std::move(callbacks), std::move(inotify), std::move(root_fd)));
+}
+
+bool DirectoryWatcher::still_at_its_path() const {
+  open_how how{};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  const UniqueFd now(static_cast<int>(
+      retry_eintr([&] { return syscall(SYS_openat2, AT_FDCWD, root_.c_str(), &how, sizeof how); })));
+  if (!now) return false;
+  struct stat at_path {};
+  struct stat watched {};
+  return fstat(now.get(), &at_path) == 0 && fstat(root_fd_.get(), &watched) == 0 &&
+         at_path.st_dev == watched.st_dev && at_path.st_ino == watched.st_ino;
 }
 
 DirectoryWatcher::~DirectoryWatcher() = default;  // closing the inotify fd drops every watch
@@ -75,7 +105,7 @@ Result<UniqueFd> DirectoryWatcher::open_beneath(const std::string& relative) con
   return fd;
 }
 
-bool DirectoryWatcher::add_watch(const std::string& relative, int* watch) {
+bool DirectoryWatcher::add_watch(const std::string& relative, int directory_fd, int* watch) {
   const bool known = watch_of_path_.contains(relative);
   if (!known && path_of_watch_.size() >= options_.max_directories) {
     if (!over_limit_)
@@ -85,8 +115,10 @@ bool DirectoryWatcher::add_watch(const std::string& relative, int* watch) {
     over_limit_ = true;
     return false;
   }
-  const std::string full = relative.empty() ? root_ : root_ + "/" + relative;
-  const int wd = inotify_add_watch(inotify_.get(), full.c_str(), kDirectoryMask);
+  // The inode opened beneath the root, not a path that may lead elsewhere
+  // by now.
+  const std::string opened = "/proc/self/fd/" + std::to_string(directory_fd);
+  const int wd = inotify_add_watch(inotify_.get(), opened.c_str(), kDirectoryMask);
   if (wd < 0) {
     if (errno == ENOSPC) {
       if (!over_limit_)
@@ -118,11 +150,16 @@ void DirectoryWatcher::watch_and_scan(const std::string& relative,
     pending.pop_back();
     // The watch first, then the listing: a file made in between is seen by
     // both (the caller's cursor makes that one delivery), never by neither.
-    int wd = -1;
-    if (!add_watch(directory, &wd)) continue;
-    if (seen) (*seen)[wd] = directory;
+    // One descriptor, opened confined, for both: the watch and the listing
+    // are of the same directory, whatever its path points to meanwhile.
     const int dir_fd = open_confined(root_fd_.get(), directory, O_RDONLY | O_DIRECTORY);
     if (dir_fd < 0) continue;  // gone, or reached through a symlink: not ours
+    int wd = -1;
+    if (!add_watch(directory, dir_fd, &wd)) {
+      ::close(dir_fd);
+      continue;
+    }
+    if (seen) (*seen)[wd] = directory;
     DIR* listing = fdopendir(dir_fd);
     if (!listing) {
       ::close(dir_fd);

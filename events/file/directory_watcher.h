@@ -39,8 +39,8 @@ class DirectoryWatcher {
     size_t max_directories = 10000;
   };
 
-  // Opens `root` (absolute, a directory, no symlinks in it). Watches
-  // nothing yet: call rescan().
+  // Opens `root` (absolute, a directory): refused when any component of it
+  // is a symlink. Watches nothing yet: call rescan().
   static Result<std::unique_ptr<DirectoryWatcher>> open(const std::string& root, Options options,
                                                         Callbacks callbacks);
   ~DirectoryWatcher();
@@ -56,6 +56,11 @@ class DirectoryWatcher {
 
   // Reads and handles every queued event without blocking.
   Result<void> process_events();
+
+  // Whether the root's path still leads, without a symlink, to the
+  // directory watched: a directory above it moved or swapped (no event
+  // tells) means the trigger no longer watches what its path names.
+  bool still_at_its_path() const;
 
   // The root itself was deleted or moved away: nothing more will come.
   bool root_gone() const { return root_gone_; }
@@ -82,8 +87,9 @@ class DirectoryWatcher {
   // every directory below it, reporting files. `seen`, when given, collects
   // the watch descriptors found (for a full rescan).
   void watch_and_scan(const std::string& relative, std::map<int, std::string>* seen);
-  // Adds or refreshes one watch; false when not watched (limit, gone).
-  bool add_watch(const std::string& relative, int* watch);
+  // Adds or refreshes the watch of `directory_fd` (opened beneath the root
+  // at `relative`); false when not watched (limit, gone).
+  bool add_watch(const std::string& relative, int directory_fd, int* watch);
   void forget_subtree(const std::string& relative);
   void handle_event(int watch, uint32_t mask, const std::string& name);
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -123,11 +124,18 @@ class FileTrigger::Loop {
   std::unique_ptr<DirectoryWatcher> watcher_;
   uint64_t reopen_at_ns_ = 0;
   uint64_t rescan_at_ns_ = 0;  // 0: none due
+  uint64_t verify_at_ns_ = 0;  // next check that the path still leads to the watched directory
   std::map<std::string, Pending> pending_;
   uint64_t queue_blocked_until_ns_ = 0;  // after a refusal: no attempt before
   milliseconds retry_delay_;
   std::string refusal_;  // why the queue refused, for the state
-  bool warned_bad_key_ = false;
+  // Files whose path is no valid S3 key, each counted once (up to
+  // max_pending names remembered; past that, every sighting counts).
+  std::set<std::string> skipped_keys_;
+  uint64_t skipped_count_ = 0;
+  uint64_t next_skip_log_ns_ = 0;  // logging them is rate-limited
+  uint64_t unlogged_skips_ = 0;
+  void skip_invalid_key(const std::string& key);
 };
 
 Result<void> FileTrigger::Loop::open_database() {
@@ -152,8 +160,14 @@ void FileTrigger::Loop::open_watcher(uint64_t now) {
   // The directory may have been replaced since it was validated: never walk
   // a path that now goes through a symlink.
   const std::unique_ptr<char, decltype(&free)> real(realpath(root.c_str(), nullptr), &free);
-  if (!real || root != real.get()) {
-    set_state("watch directory " + root + " is missing or no longer canonical; retrying");
+  if (!real) {
+    set_state("watch directory " + root + " is missing; retrying");
+    return;
+  }
+  if (root != real.get()) {
+    set_state("watch directory " + root + " now resolves to " + real.get() +
+              " (its canonical path changed, through a symlink): refusing to follow it; "
+              "checking again");
     return;
   }
   DirectoryWatcher::Callbacks callbacks{
@@ -168,6 +182,7 @@ void FileTrigger::Loop::open_watcher(uint64_t now) {
     return;
   }
   watcher_ = std::move(*watcher);
+  verify_at_ns_ = now + to_ns(settings_.reopen_interval);
   set_state("active");
   // The full scan: every file that arrived while nobody watched.
   if (auto scanned = watcher_->rescan(); !scanned) {
@@ -188,15 +203,33 @@ Result<std::optional<FileVersion>> FileTrigger::Loop::delivered_version(const st
       FileVersion{select->column_int(0), select->column_int(1), select->column_int(2)});
 }
 
+void FileTrigger::Loop::skip_invalid_key(const std::string& key) {
+  if (skipped_keys_.size() < settings_.max_pending) {
+    if (!skipped_keys_.insert(key).second) return;  // counted already
+  }
+  ++skipped_count_;
+  const uint64_t now = monotonic_ns();
+  if (now < next_skip_log_ns_) {
+    ++unlogged_skips_;
+    return;
+  }
+  next_skip_log_ns_ = now + 1000000000;  // at most one line a second
+  // Encoded as in the records: the path is not UTF-8, or too long to log.
+  std::string shown = s3_encode_key(key);
+  if (shown.size() > 200) shown = shown.substr(0, 200) + "...";
+  log_line(LogLevel::kWarning,
+           "file trigger " + owner_.definition_.id() + ": skipping " + shown +
+               ": its path is not a valid S3 key (not UTF-8, or over 1024 bytes)" +
+               (unlogged_skips_ ? " (and " + std::to_string(unlogged_skips_) + " more not logged)"
+                                : std::string()));
+  unlogged_skips_ = 0;
+}
+
 std::optional<uint64_t> FileTrigger::Loop::attempt(const std::string& key,
                                                    DirectoryWatcher::Found how) {
   if (!matches_filters(key)) return std::nullopt;
   if (!is_valid_s3_key(key)) {
-    if (!warned_bad_key_)
-      log_line(LogLevel::kWarning, "file trigger " + owner_.definition_.id() +
-                                       ": skipping a file whose path is not a valid S3 key "
-                                       "(not UTF-8, or over 1024 bytes)");
-    warned_bad_key_ = true;
+    skip_invalid_key(key);
     return std::nullopt;
   }
   if (!watcher_) return std::nullopt;  // a rescan after the reopen finds it
@@ -222,11 +255,19 @@ std::optional<uint64_t> FileTrigger::Loop::attempt(const std::string& key,
   if (*known && **known == version) return std::nullopt;  // delivered already
   if (now < queue_blocked_until_ns_) return queue_blocked_until_ns_;
 
-  auto digest = md5_of_fd(fd->get());
-  if (!digest) return now + to_ns(settings_.settle);
+  ContentDigest digest;
+  if (static_cast<uint64_t>(version.size) > settings_.max_hashed_bytes) {
+    digest = {.md5_hex = s3_unhashed_etag(static_cast<uint64_t>(version.size), version.mtime_ns,
+                                          version.inode),
+              .size = static_cast<uint64_t>(version.size)};
+  } else {
+    auto hashed = md5_of_fd(fd->get(), &owner_.stopping_);
+    if (!hashed) return now + to_ns(settings_.settle);  // stopping, or a read error: later
+    digest = std::move(*hashed);
+  }
   struct stat after {};
   if (fstat(fd->get(), &after) != 0 || !(version_of(after) == version) ||
-      digest->size != static_cast<uint64_t>(version.size))
+      digest.size != static_cast<uint64_t>(version.size))
     return now + to_ns(settings_.settle);  // written while read: take the version it settles to
 
   S3ObjectCreated object{
@@ -235,8 +276,8 @@ std::optional<uint64_t> FileTrigger::Loop::attempt(const std::string& key,
       .configuration_id = owner_.definition_.id(),
       .bucket = spec_.bucket(),
       .key = key,
-      .size = digest->size,
-      .etag = digest->md5_hex,
+      .size = digest.size,
+      .etag = digest.md5_hex,
       .sequencer = next_s3_sequencer(),
       .event_time_unix_ms = wall_clock_ms(),
   };
@@ -363,7 +404,7 @@ int FileTrigger::Loop::poll_timeout_ms(uint64_t now) const {
   uint64_t wake = UINT64_MAX;
   for (const auto& [key, pending] : pending_) wake = std::min(wake, pending.due_ns);
   if (rescan_at_ns_) wake = std::min(wake, rescan_at_ns_);
-  if (!watcher_) wake = std::min(wake, reopen_at_ns_);
+  wake = std::min(wake, watcher_ ? verify_at_ns_ : reopen_at_ns_);
   if (wake == UINT64_MAX) return -1;
   if (wake <= now) return 0;
   // Rounded up, so that the loop does not spin on a sub-millisecond rest.
@@ -381,6 +422,16 @@ void FileTrigger::Loop::run() {
   for (;;) {
     uint64_t now = monotonic_ns();
     if (!watcher_ && now >= reopen_at_ns_) open_watcher(now);
+    if (watcher_ && now >= verify_at_ns_) {
+      verify_at_ns_ = now + to_ns(settings_.reopen_interval);
+      // A directory above the root moved or swapped for a symlink: the watch
+      // still holds the old directory, which the path no longer names.
+      if (!watcher_->still_at_its_path()) {
+        watcher_.reset();
+        pending_.clear();
+        open_watcher(now);  // says why in the state, or watches what the path names now
+      }
+    }
     if (watcher_ && rescan_at_ns_ && now >= rescan_at_ns_) {
       rescan_at_ns_ = 0;
       if (auto scanned = watcher_->rescan(); !scanned) set_state(scanned.error().message());
@@ -413,6 +464,8 @@ void FileTrigger::Loop::run() {
       owner_.state_ = limited ? "active; some directories are not watched (limit " +
                                     std::to_string(settings_.max_directories) + " or the kernel's)"
                               : "active";
+      if (skipped_count_)
+        owner_.state_ += "; " + std::to_string(skipped_count_) + " files skipped: not valid S3 keys";
     }
   }
 }
@@ -445,6 +498,7 @@ FileTrigger::~FileTrigger() { stop(); }
 
 void FileTrigger::stop() {
   if (!thread_.joinable()) return;
+  stopping_ = true;
   const uint64_t one = 1;
   (void)!::write(stop_event_.get(), &one, sizeof one);  // cannot fail: the counter is far from full
   thread_.join();

@@ -39,6 +39,9 @@ struct FileTriggerSettings {
   std::chrono::milliseconds retry_initial{250};  // after a refused enqueue, doubling
   std::chrono::milliseconds retry_max{30000};
   std::chrono::milliseconds reopen_interval{2000};  // while the directory is missing
+  // Files larger than this are not read for their MD5 (it would pin a CPU
+  // for minutes): their eTag is s3_unhashed_etag(), not an MD5.
+  uint64_t max_hashed_bytes = uint64_t{1} << 30;
 };
 
 // Creates the tables of this file (file_triggers, file_delivered) if needed.
@@ -70,6 +73,7 @@ class FileTrigger {
   std::unique_ptr<Loop> loop_;
   std::thread thread_;
   std::atomic<bool> running_{false};  // describe() reads it while stop() may join
+  std::atomic<bool> stopping_{false};  // checked while hashing a file
   mutable std::mutex state_mutex_;
   std::string state_;
   std::atomic<uint64_t> delivered_{0};

@@ -8,6 +8,7 @@
 #include "events/database.h"
 #include "events/file/file_trigger_spec.h"
 #include "events/source_id.h"
+#include "snapshot/read_only_mount.h"
 
 namespace sprout::events {
 namespace {
@@ -84,14 +85,20 @@ void FileTriggers::start() {
 }
 
 void FileTriggers::stop() {
-  const std::lock_guard lock(mutex_);
-  started_ = false;
-  for (auto& [id, entry] : triggers_) {
-    if (!entry.running) continue;
-    const api::Trigger last = entry.running->describe();
-    entry.running.reset();  // joins its thread
-    entry.definition.set_delivered(last.delivered());
+  // Joined without mutex_ held: a trigger busy with a file must not block
+  // list() or remove() meanwhile.
+  std::vector<std::pair<std::string, std::unique_ptr<FileTrigger>>> stopping;
+  {
+    const std::lock_guard lock(mutex_);
+    started_ = false;
+    for (auto& [id, entry] : triggers_)
+      if (entry.running) stopping.emplace_back(id, std::move(entry.running));
   }
+  for (auto& [id, running] : stopping) running->stop();
+  const std::lock_guard lock(mutex_);
+  for (auto& [id, running] : stopping)
+    if (auto it = triggers_.find(id); it != triggers_.end())
+      it->second.definition.set_delivered(running->describe().delivered());
 }
 
 std::expected<api::Trigger, TriggerRefusal> FileTriggers::add(const api::Trigger& trigger) {
@@ -125,6 +132,16 @@ std::expected<api::Trigger, TriggerRefusal> FileTriggers::add(const api::Trigger
         return refuse(api::INVALID_ARGUMENT,
                       "function " + trigger.function() + " already mounts " + mount.host_dir +
                           " as bucket " + mount.bucket + "; give this directory another --bucket");
+    // A sandbox takes at most kMaxReadOnlyMounts: one more would make the
+    // whole set refused, and the function lose every /mnt.
+    const FileMount wanted{spec->watch_dir(), spec->bucket()};
+    if (!std::binary_search(before.begin(), before.end(), wanted) &&
+        before.size() >= kMaxReadOnlyMounts)
+      return refuse(api::INVALID_ARGUMENT,
+                    "function " + trigger.function() + " already mounts " +
+                        std::to_string(before.size()) + " directories, the most a sandbox takes (" +
+                        std::to_string(kMaxReadOnlyMounts) +
+                        "); watch one of them (another --prefix) or remove a trigger");
     stored.set_id(id);
     stored.set_function(trigger.function());
     *stored.mutable_file() = *spec;
@@ -180,21 +197,23 @@ Result<void> FileTriggers::delete_rows(const std::string& id) {
 std::expected<void, TriggerRefusal> FileTriggers::remove(const std::string& id) {
   std::string function;
   std::vector<FileMount> before;
+  std::unique_ptr<FileTrigger> running;
   {
     const std::lock_guard lock(mutex_);
     const auto it = triggers_.find(id);
     if (it == triggers_.end()) return refuse(api::NOT_FOUND, "no file trigger with id " + id);
     function = it->second.definition.function();
     before = mounts_locked(function);
-    // Stopped first, so that no delivery moves the cursor after it is gone
-    // (a late one would be refused anyway: its trigger row is missing).
-    it->second.running.reset();
-    if (auto deleted = delete_rows(id); !deleted) {
-      if (started_) start_locked(it->second);
-      return refuse(api::INTERNAL, deleted.error().message());
-    }
+    // The rows go first, while it may still run: a delivery after that is
+    // refused inside the queue's transaction (its trigger row is missing),
+    // so no cursor outlives the trigger.
+    if (auto deleted = delete_rows(id); !deleted) return refuse(api::INTERNAL, deleted.error().message());
+    running = std::move(it->second.running);
     triggers_.erase(it);
   }
+  // Joined without mutex_ held: a trigger busy with a huge file must not
+  // block every other call meanwhile.
+  running.reset();
   notify_if_changed(function, before);
   return {};
 }

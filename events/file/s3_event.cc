@@ -112,7 +112,7 @@ std::string next_s3_sequencer() {
   return hex(bytes.data(), bytes.size(), kUpperHex);
 }
 
-Result<ContentDigest> md5_of_fd(int fd) {
+Result<ContentDigest> md5_of_fd(int fd, const std::atomic<bool>* stop) {
   const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
                                                                         &EVP_MD_CTX_free);
   if (!context || EVP_DigestInit_ex(context.get(), EVP_md5(), nullptr) != 1)
@@ -120,6 +120,8 @@ Result<ContentDigest> md5_of_fd(int fd) {
   ContentDigest digest;
   std::array<char, 64 * 1024> buffer{};
   for (;;) {
+    if (stop && stop->load(std::memory_order_relaxed))
+      return plain_error("digest a file", "stopped before the end");
     const ssize_t got = retry_eintr([&] { return ::read(fd, buffer.data(), buffer.size()); });
     if (got < 0) return os_error("read the file to digest");
     if (got == 0) break;
@@ -133,6 +135,16 @@ Result<ContentDigest> md5_of_fd(int fd) {
     return plain_error("finish an MD5 digest", "OpenSSL refused");
   digest.md5_hex = hex(md.data(), md_length, kLowerHex);
   return digest;
+}
+
+std::string s3_unhashed_etag(uint64_t size, int64_t mtime_ns, int64_t inode) {
+  const std::string version =
+      std::to_string(size) + ":" + std::to_string(mtime_ns) + ":" + std::to_string(inode);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int md_length = 0;
+  if (EVP_Digest(version.data(), version.size(), md.data(), &md_length, EVP_md5(), nullptr) != 1)
+    md_length = 0;  // never expected; "-1" alone still marks it as no content MD5
+  return hex(md.data(), md_length, kLowerHex) + "-1";
 }
 
 std::string s3_put_event_json(const S3ObjectCreated& object) {

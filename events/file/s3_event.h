@@ -6,6 +6,7 @@
 // content) and the sequencer. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -45,11 +46,20 @@ std::string iso8601_utc_millis(int64_t unix_ms);
 std::string next_s3_sequencer();
 
 // The lower-case hex MD5 of everything readable from `fd` (read to its end)
-// and how many bytes that was.
+// and how many bytes that was. `stop`, when given, is checked between chunks
+// (of 64 KiB): once true, the digest is abandoned with an error, so that a
+// huge file never holds up the caller's shutdown.
 struct ContentDigest {
   std::string md5_hex;
   uint64_t size = 0;
 };
-Result<ContentDigest> md5_of_fd(int fd);
+Result<ContentDigest> md5_of_fd(int fd, const std::atomic<bool>* stop = nullptr);
+
+// The eTag of an object too large to hash (over the trigger's cap): like
+// S3's multipart eTags, NOT an MD5 of the content, and marked the same way,
+// with a "-<parts>" suffix: "<md5 of size, mtime and inode>-1". It still
+// changes with every new version of the file (what a handler compares
+// eTags for), and never equals a content MD5 (those have no '-').
+std::string s3_unhashed_etag(uint64_t size, int64_t mtime_ns, int64_t inode);
 
 }  // namespace sprout::events

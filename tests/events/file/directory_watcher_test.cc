@@ -184,5 +184,37 @@ TEST_F(DirectoryWatcherTest, NoticesTheRootGoing) {
   EXPECT_TRUE(pump_until([&] { return watcher_->root_gone(); }));
 }
 
+TEST_F(DirectoryWatcherTest, RefusesARootReachedThroughASymlinkAnywhereInItsPath) {
+  // O_NOFOLLOW refuses a symlink only as the last component; "link/root"
+  // must be refused as well.
+  ASSERT_EQ(symlink(".", (base_ + "/link").c_str()), 0);
+  auto watcher = DirectoryWatcher::open(base_ + "/link/root", {}, {});
+  ASSERT_FALSE(watcher);
+  EXPECT_NE(watcher.error().message().find("symlink"), std::string::npos) << watcher.error().message();
+}
+
+TEST_F(DirectoryWatcherTest, WatchesTheDirectoriesOpenedNeverWhereTheirPathLeadsLater) {
+  // The attack: a directory above the root swapped for a symlink to another
+  // tree, whose same-named subdirectory then got watched by path.
+  std::filesystem::create_directories(base_ + "/a/x/inbox");
+  std::filesystem::create_directories(base_ + "/b/x/inbox/sub");
+  root_ = base_ + "/a/x/inbox";
+  open_watcher();
+  ASSERT_TRUE(watcher_->rescan());
+  EXPECT_TRUE(watcher_->still_at_its_path());
+  std::filesystem::rename(base_ + "/a/x", base_ + "/a/x-real");
+  ASSERT_EQ(symlink("../b/x", (base_ + "/a/x").c_str()), 0);
+  EXPECT_FALSE(watcher_->still_at_its_path());
+  // A subdirectory made in the watched tree: its watch must be of it, not of
+  // b/x/inbox/sub, which the root's path now names.
+  std::filesystem::create_directories(base_ + "/a/x-real/inbox/sub");
+  write_file(base_ + "/a/x-real/inbox/sub/ours.txt", "ours");
+  ASSERT_TRUE(pump_until([&] { return files_.contains("sub/ours.txt"); }));
+  write_file(base_ + "/b/x/inbox/sub/secret.txt", "not ours");
+  write_file(base_ + "/a/x-real/inbox/sub/after.txt", "ours");
+  ASSERT_TRUE(pump_until([&] { return files_.contains("sub/after.txt"); }));
+  EXPECT_FALSE(files_.contains("sub/secret.txt"));
+}
+
 }  // namespace
 }  // namespace sprout::events

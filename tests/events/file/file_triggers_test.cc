@@ -182,6 +182,7 @@ class FileTriggersTest : public ::testing::Test {
     options.trigger.retry_initial = 20ms;
     options.trigger.retry_max = 200ms;
     options.trigger.reopen_interval = 100ms;
+    options.trigger.max_hashed_bytes = max_hashed_bytes_;
     FileTriggers::Hooks hooks{
         .function_exists = [](const std::string& name) { return name == "fn" || name == "other"; },
         .mounts_changed = [this](const std::string& function) {
@@ -248,7 +249,19 @@ class FileTriggersTest : public ::testing::Test {
     return count->column_int(0);
   }
 
+  // The first trigger's state, once `done` holds for it (or the deadline).
+  std::string wait_for_state(const std::function<bool(const std::string&)>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    std::string state = triggers_->list("")[0].state();
+    while (!done(state) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+      state = triggers_->list("")[0].state();
+    }
+    return state;
+  }
+
   static constexpr std::chrono::milliseconds kSettle = 300ms;
+  uint64_t max_hashed_bytes_ = uint64_t{1} << 30;
   std::string base_;
   std::string watched_;
   std::string database_;
@@ -591,6 +604,147 @@ TEST_F(FileTriggersTest, RemoveStopsTheTriggerAndForgetsItsCursor) {
   const std::lock_guard lock(mounts_mutex_);
   EXPECT_EQ(mounts_changed_["fn"], 2);
   EXPECT_EQ(mounts_changed_["other"], 2);
+}
+
+TEST_F(FileTriggersTest, ADirectoryOfThePathSwappedForASymlinkIsNeverFollowed) {
+  // The attack: race/A/x/inbox watched; A/x becomes a symlink to B/x, whose
+  // inbox holds a root-only file. Nothing of B may be delivered.
+  std::filesystem::create_directories(base_ + "/A/x/inbox");
+  std::filesystem::create_directories(base_ + "/B/x/inbox");
+  UniqueFd secret(::open((base_ + "/B/x/inbox/victim-secret.txt").c_str(),
+                         O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(secret);
+  secret.reset();
+  watched_ = base_ + "/A/x/inbox";
+  open_triggers();
+  add("swapped");
+  triggers_->start();
+  drain();
+  std::filesystem::rename(base_ + "/A/x", base_ + "/A/x-real");
+  ASSERT_EQ(symlink("../B/x", (base_ + "/A/x").c_str()), 0);
+  // Noticed without any event in the tree (a directory above it changed).
+  const std::string refused =
+      wait_for_state([](const std::string& state) { return state.find("refusing") != std::string::npos; });
+  EXPECT_NE(refused.find("refusing to follow"), std::string::npos) << refused;
+  write_file(base_ + "/B/x/inbox/late-secret.txt", "secret");
+  write_file(base_ + "/A/x-real/inbox/while-refused.txt", "x");
+  // Moving the inbox away and back makes it reopen: still refused.
+  std::filesystem::rename(base_ + "/A/x-real/inbox", base_ + "/A/x-real/away");
+  std::filesystem::rename(base_ + "/A/x-real/away", base_ + "/A/x-real/inbox");
+  // Back as it was: it runs again, and takes what arrived meanwhile.
+  std::filesystem::remove(base_ + "/A/x");
+  std::filesystem::rename(base_ + "/A/x-real", base_ + "/A/x");
+  ASSERT_TRUE(wait_for_key("while-refused.txt"));
+  drain();
+  EXPECT_EQ(count_of("victim-secret.txt"), 0u);
+  EXPECT_EQ(count_of("late-secret.txt"), 0u);
+  for (const NewEvent& event : queue_->events())
+    EXPECT_EQ(parse_record(event.payload).key.find("secret"), std::string::npos);
+}
+
+TEST_F(FileTriggersTest, AFileOverTheHashCapGetsAnETagThatIsNoMd5) {
+  max_hashed_bytes_ = 1000;
+  open_triggers();
+  add("capped");
+  triggers_->start();
+  write_file(watched_ + "/small.txt", std::string(1000, 's'));
+  write_file(watched_ + "/large.bin", std::string(1001, 'l'));
+  ASSERT_TRUE(wait_for_key("small.txt"));
+  ASSERT_TRUE(wait_for_key("large.bin"));
+  for (const NewEvent& event : queue_->events()) {
+    const Delivered delivered = parse_record(event.payload);
+    if (delivered.key == "small.txt") EXPECT_EQ(delivered.etag, md5_hex(std::string(1000, 's')));
+    if (delivered.key != "large.bin") continue;
+    EXPECT_EQ(delivered.size, 1001);
+    EXPECT_NE(delivered.etag, md5_hex(std::string(1001, 'l')));
+    EXPECT_TRUE(delivered.etag.ends_with("-1")) << delivered.etag;
+    EXPECT_EQ(delivered.etag.size(), 34u) << delivered.etag;
+  }
+}
+
+TEST_F(FileTriggersTest, AHugeFileBeingHashedBlocksNeitherListNorRemove) {
+  max_hashed_bytes_ = UINT64_MAX;  // no cap: the stop check alone must end it
+  open_triggers();
+  add("huge");
+  triggers_->start();
+  drain();
+  const std::string huge = watched_ + "/huge.bin";
+  {
+    UniqueFd fd(::open(huge.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd);
+    ASSERT_EQ(ftruncate(fd.get(), off_t{1} << 40), 0);  // 1 TiB, sparse: minutes of MD5
+  }
+  // Hashing has begun once the trigger holds the file open.
+  auto holds_it_open = [&] {
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code error;
+      if (std::filesystem::read_symlink(entry.path(), error) == huge) return true;
+    }
+    return false;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (!holds_it_open() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(holds_it_open());
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(triggers_->list("").size(), 1u);
+  ASSERT_TRUE(triggers_->remove("huge"));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  EXPECT_TRUE(triggers_->list("").empty());
+  EXPECT_EQ(count_of("huge.bin"), 0u);
+}
+
+TEST_F(FileTriggersTest, AFunctionGetsNoMoreMountsThanASandboxTakes) {
+  open_triggers();
+  for (int i = 0; i < 8; ++i) {
+    const std::string dir = base_ + "/dir" + std::to_string(i);
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+    api::Trigger trigger;
+    trigger.set_function("fn");
+    trigger.mutable_file()->set_watch_dir(dir);
+    auto added = triggers_->add(trigger);
+    ASSERT_TRUE(added) << added.error().message;
+  }
+  // A 9th mount would make the sandbox refuse them all.
+  api::Trigger ninth;
+  ninth.set_function("fn");
+  ninth.mutable_file()->set_watch_dir(watched_);
+  auto refused = triggers_->add(ninth);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().status, api::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error().message.find("(8)"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(triggers_->mounts_of("fn").size(), 8u);
+  // One of the 8 again (another filter) adds no mount; another function
+  // has its own 8.
+  api::Trigger same = ninth;
+  same.mutable_file()->set_watch_dir(base_ + "/dir3");
+  same.mutable_file()->set_suffix(".csv");
+  EXPECT_TRUE(triggers_->add(same));
+  ninth.set_function("other");
+  EXPECT_TRUE(triggers_->add(ninth));
+}
+
+TEST_F(FileTriggersTest, TheStateCountsFilesSkippedForKeysS3Refuses) {
+  open_triggers();
+  add("odd-names");
+  triggers_->start();
+  write_file(watched_ + "/not-utf8-\xff.txt", "x");
+  write_file(watched_ + "/latin1-\xe9t\xe9.txt", "x");
+  write_file(watched_ + "/" + std::string(200, 'd'), "x");
+  // 5 x 251 bytes: a key over S3's 1024.
+  std::string deep = watched_;
+  for (const char letter : {'a', 'b', 'c', 'e', 'f'}) deep += "/" + std::string(250, letter);
+  std::filesystem::create_directories(deep);
+  write_file(deep + "/too-long.txt", "x");
+  drain();
+  ASSERT_TRUE(wait_for_key(std::string(200, 'd')));
+  const std::string state = wait_for_state(
+      [](const std::string& state) { return state.find("3 files skipped") != std::string::npos; });
+  EXPECT_EQ(state, "active; 3 files skipped: not valid S3 keys");
+  // A skipped file seen again (rewritten) is not counted twice.
+  write_file(watched_ + "/not-utf8-\xff.txt", "again");
+  drain();
+  EXPECT_EQ(wait_for_state([](const std::string&) { return true; }),
+            "active; 3 files skipped: not valid S3 keys");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 
 #include <array>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -178,6 +179,23 @@ TEST(S3EventTest, DigestIsTheMd5OfTheWholeContent) {
   EXPECT_EQ(empty_digest->md5_hex, "d41d8cd98f00b204e9800998ecf8427e");  // S3's eTag of an empty object
   EXPECT_EQ(empty_digest->size, 0u);
   std::filesystem::remove_all(dir);
+}
+
+TEST(S3EventTest, DigestStopsWhenAsked) {
+  UniqueFd zeros(::open("/dev/zero", O_RDONLY | O_CLOEXEC));  // endless: only the stop ends it
+  ASSERT_TRUE(zeros);
+  const std::atomic<bool> stop{true};
+  EXPECT_FALSE(md5_of_fd(zeros.get(), &stop));
+}
+
+TEST(S3EventTest, UnhashedETagsAreMultipartShapedAndFollowTheVersion) {
+  const std::string etag = s3_unhashed_etag(1, 2, 3);
+  EXPECT_EQ(etag.size(), 34u);
+  EXPECT_TRUE(etag.ends_with("-1")) << etag;
+  EXPECT_EQ(etag, s3_unhashed_etag(1, 2, 3));
+  EXPECT_NE(etag, s3_unhashed_etag(1, 2, 4));
+  EXPECT_NE(etag, s3_unhashed_etag(1, 3, 3));
+  EXPECT_NE(etag, s3_unhashed_etag(2, 2, 3));
 }
 
 }  // namespace
