@@ -2,10 +2,18 @@
 // once on disk, so a kill -9 loses none of them; retried with the same
 // request id; dead-lettered, redriven, or sent to an on-failure function
 // with Lambda's destination record.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "tests/e2e/mini_json.h"
 #include "tests/events_e2e/event_daemon.h"
@@ -175,6 +183,46 @@ TEST_F(AsyncEventsTest, UnknownFunctionsAndIdsAreRefusedClearly) {
   get.mutable_get_result()->set_invocation_id("no-such-invocation");
   api::Response unknown = call(get);
   EXPECT_EQ(unknown.status(), api::NOT_FOUND) << unknown.error();
+}
+
+// Provokes: sproutd started on an event database whose header was
+// overwritten (a disk fault, a bad restore). Expected: it refuses to start,
+// exits 1 (not a crash) and its log names the database and what to do; it
+// never serves with its queued events silently gone.
+TEST_F(AsyncEventsTest, DamagedEventDatabaseStopsStartUpWithAClearError) {
+  start_event_daemon();
+  deploy("kept", kHandler, 2);
+  submit("kept", payload(1));
+  ASSERT_EQ(stop_daemon(), 0);
+  const std::string db = state_ + "/events.db";
+  std::filesystem::remove(db + "-wal");
+  std::filesystem::remove(db + "-shm");
+  {
+    std::fstream file(db, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(file) << db;
+    file.write(std::string(100, 'x').data(), 100);
+  }
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int log = open(daemon_log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    dup2(log, STDERR_FILENO);
+    execl(SPROUTD_PATH, SPROUTD_PATH, "--socket", socket_.c_str(), "--state-dir", state_.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  const bool exited = eventually([&] { return waitpid(pid, &status, WNOHANG) == pid; });
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  ASSERT_TRUE(exited) << "sproutd served on a damaged event database";
+  ASSERT_TRUE(WIFEXITED(status)) << "ended by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  std::ifstream log(daemon_log_);
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("events.db holds the queued events"), std::string::npos) << text;
 }
 
 }  // namespace
