@@ -4,8 +4,6 @@ namespace sprout::events::async {
 namespace {
 
 // A UTF-8 continuation byte (10xxxxxx): never the first byte of a character.
-bool is_continuation(char byte) { return (static_cast<unsigned char>(byte) & 0xC0U) == 0x80U; }
-
 // Cuts `field` to `max_bytes` (UTF-8 safe); says whether it was cut.
 bool cut_prefix(std::string& field, size_t max_bytes) {
   const size_t kept = utf8_prefix(field, max_bytes).size();
@@ -15,23 +13,6 @@ bool cut_prefix(std::string& field, size_t max_bytes) {
 }
 
 }  // namespace
-
-std::string_view utf8_prefix(std::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  size_t cut = max_bytes;
-  // Back up to the first byte of the character the cut falls in; bytes that
-  // are not UTF-8 at all stop this after at most 3 steps.
-  for (int step = 0; step < 3 && cut > 0 && is_continuation(text[cut]); ++step) --cut;
-  return text.substr(0, cut);
-}
-
-std::string_view utf8_suffix(std::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  size_t start = text.size() - max_bytes;
-  for (int step = 0; step < 3 && start < text.size() && is_continuation(text[start]); ++step)
-    ++start;
-  return text.substr(start);
-}
 
 api::InvokeResponse bounded_response(const api::InvokeResponse& response) {
   api::InvokeResponse bounded = response;

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "api/proto/sprout_api.pb.h"
+#include "events/utf8_cut.h"
 
 namespace sprout::events::async {
 
@@ -22,11 +23,6 @@ inline constexpr size_t kStoredErrorBytes = 1024;     // error message, detail, 
 inline constexpr size_t kStoredStackFrames = 64;
 inline constexpr size_t kStoredStackFrameBytes = 1024;
 
-// The longest prefix of `text` of at most `max_bytes` that does not end
-// inside a UTF-8 character.
-std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
-// The longest suffix of at most `max_bytes` that does not start inside one.
-std::string_view utf8_suffix(std::string_view text, size_t max_bytes);
 
 // `response` with its large fields cut: the result to its first
 // kStoredResultBytes (the cut said in `detail`), the logs to their last

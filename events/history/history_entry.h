@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "api/proto/sprout_api.pb.h"
+#include "events/utf8_cut.h"
 
 namespace sprout::events {
 
@@ -23,12 +24,6 @@ inline constexpr size_t kHistoryLogTailBytes = 4096;
 inline constexpr size_t kHistoryErrorTypeBytes = 256;
 inline constexpr size_t kHistoryIdBytes = 256;
 
-// The longest prefix of `text` of at most `max_bytes` that does not end inside
-// a UTF-8 character (a cut character is left out whole, never half-kept).
-std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
-// The longest suffix of at most `max_bytes` that does not start inside a
-// UTF-8 character: a log's tail keeps its newest bytes.
-std::string_view utf8_suffix(std::string_view text, size_t max_bytes);
 
 // Cuts result, error type, error message, request id and source id to their
 // prefixes and the log tail to its suffix, setting `truncated` when anything
