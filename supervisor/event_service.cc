@@ -188,9 +188,11 @@ void EventService::invoke(const events::EventInvocation& call,
   request.set_payload(call.payload);
   manager_.invoke(
       request, manager_.event_cancellation(), std::chrono::steady_clock::now(),
-      [done = std::move(done)](const api::Response& response) {
-        api::InvokeResponse answer = response.invoke();
-        if (!response.has_invoke()) {  // refused before it ran
+      [done = std::move(done)](api::Response response) {
+        api::InvokeResponse answer;
+        if (response.has_invoke()) {
+          answer = std::move(*response.mutable_invoke());  // moved: a result may be 6 MiB
+        } else {  // refused before it ran
           answer.set_status(response.status());
           answer.set_detail(response.error());
         }

@@ -187,13 +187,17 @@ void FunctionManager::invoke(const api::InvokeRequest& request,
                                         .count();
     reply = [this, answer, origin, request_id, started_unix_ms,
              function = request.function()](api::Response response) {
-      api::InvokeResponse seen = response.invoke();
-      if (!response.has_invoke()) {  // a refusal: its status and reason
-        seen.set_status(response.status());
-        seen.set_detail(response.error());
-        seen.set_request_id(request_id);
+      // The answer as it is (no copy of a result of up to 6 MiB on every
+      // invocation); a refusal has none, so a small one is made for it.
+      if (response.has_invoke()) {
+        observers_.invoked(function, response.invoke(), origin, started_unix_ms);
+      } else {
+        api::InvokeResponse refused;
+        refused.set_status(response.status());
+        refused.set_detail(response.error());
+        refused.set_request_id(request_id);
+        observers_.invoked(function, refused, origin, started_unix_ms);
       }
-      observers_.invoked(function, seen, origin, started_unix_ms);
       answer(std::move(response));
     };
   }
