@@ -69,6 +69,17 @@ std::vector<api::DeadLetter> EventDaemonTest::dead_letters(const std::string& fu
   return {response.dead_letters().events().begin(), response.dead_letters().events().end()};
 }
 
+Json EventDaemonTest::cli_json(std::vector<std::string> args) {
+  args.push_back("--json");
+  CommandResult result = sprout(args);
+  if (result.exit_code != 0)
+    throw std::runtime_error("sprout " + args[0] + " " + args[1] + " exited " +
+                             std::to_string(result.exit_code) + ": " + result.out + result.err);
+  auto json = Json::parse(result.out);
+  if (!json) throw std::runtime_error("not JSON: " + result.out);
+  return *json;
+}
+
 bool EventDaemonTest::eventually(const std::function<bool()>& condition,
                                  std::chrono::milliseconds deadline) {
   const auto end = std::chrono::steady_clock::now() + deadline;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/e2e/daemon_fixture.h"
+#include "tests/e2e/mini_json.h"
 
 namespace sprout::testing {
 
@@ -26,6 +27,8 @@ class EventDaemonTest : public DaemonTest {
   api::GetResultResponse wait_result(const std::string& invocation_id);
   std::vector<api::HistoryEntry> history(const std::string& function, uint32_t limit = 1000);
   std::vector<api::DeadLetter> dead_letters(const std::string& function);
+  // `sprout ARGS --json`, which must succeed; its JSON. Throws otherwise.
+  Json cli_json(std::vector<std::string> args);
 
   // Polls `condition` every 50 ms until it holds or `deadline` passes.
   static bool eventually(const std::function<bool()>& condition,

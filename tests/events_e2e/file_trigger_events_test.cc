@@ -100,17 +100,6 @@ class FileTriggerEventsTest : public EventDaemonTest {
     return dir;
   }
 
-  Json cli_json(std::vector<std::string> args) {
-    args.push_back("--json");
-    CommandResult result = sprout(args);
-    if (result.exit_code != 0)
-      throw std::runtime_error("sprout " + args[0] + " " + args[1] + " exited " +
-                               std::to_string(result.exit_code) + ": " + result.out + result.err);
-    auto json = Json::parse(result.out);
-    if (!json) throw std::runtime_error("not JSON: " + result.out);
-    return *json;
-  }
-
   // The deliveries of trigger `id` in `function`'s history, oldest first.
   std::vector<Delivery> deliveries(const std::string& function, const std::string& id) {
     std::vector<Delivery> out;

@@ -75,18 +75,6 @@ struct ScheduleRun {
 
 class ScheduleEventsTest : public EventDaemonTest {
  protected:
-  // `sprout ARGS --json`, which must succeed; its JSON.
-  Json cli_json(std::vector<std::string> args) {
-    args.push_back("--json");
-    CommandResult result = sprout(args);
-    if (result.exit_code != 0)
-      throw std::runtime_error("sprout " + args[0] + " " + args[1] + " exited " +
-                               std::to_string(result.exit_code) + ": " + result.out + result.err);
-    auto json = Json::parse(result.out);
-    if (!json) throw std::runtime_error("not JSON: " + result.out);
-    return *json;
-  }
-
   // The runs of schedule `id` in `function`'s history, oldest first.
   std::vector<ScheduleRun> runs(const std::string& function, const std::string& id) {
     std::vector<ScheduleRun> out;
