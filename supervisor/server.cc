@@ -136,7 +136,8 @@ void Server::forget(Connection* connection) {
 }
 
 void Server::begin_drain() {
-  if (draining_.exchange(true)) return;
+  if (drain_started_) return;
+  drain_started_ = true;
   log_line(LogLevel::kInfo, "draining: no new calls; waiting for " +
                                 std::to_string(manager_.live_invocations()) +
                                 " running invocation(s)");
@@ -145,6 +146,7 @@ void Server::begin_drain() {
   accept_retry_.cancel();
   ::unlink(config_.socket_path().c_str());
   for (DrainParticipant* participant : drain_participants_) participant->stop_accepting();
+  draining_ = true;
   manager_.start_draining();
   check_drained(std::chrono::steady_clock::now() +
                 std::chrono::milliseconds(config_.drain_timeout_ms()));

@@ -97,6 +97,9 @@ class Server {
   // manager's own threads; quick calls on the Asio threads.
   ThreadPool control_threads_;
   EventService* events_ = nullptr;
+  bool drain_started_ = false;  // begin_drain() runs once (on the Asio thread)
+  // Set only once every acceptor is closed: whoever sees draining() (the
+  // HTTP /healthz, a connection) can rely on no new connection being taken.
   std::atomic<bool> draining_{false};
   std::mutex connections_mutex_;
   std::set<std::shared_ptr<Connection>> connections_;
