@@ -28,6 +28,7 @@
 #include "supervisor/function_manager.h"
 #include "supervisor/registry.h"
 #include "supervisor/server.h"
+#include "supervisor/systemd_notify.h"
 
 namespace {
 
@@ -50,6 +51,9 @@ std::string find_agent(const std::string& configured) {
 
 int main(int argc, char** argv) {
   using namespace sprout;
+  // First, before any thread: it takes NOTIFY_SOCKET and WATCHDOG_* out of
+  // the environment that children inherit.
+  supervisor::install_process_notifier(supervisor::ServiceNotifier::from_environment());
   auto config = supervisor::load_config(argc, argv);
   if (!config) {
     const bool help = config.error().code == ErrorCode::kUsage;
@@ -136,6 +140,7 @@ int main(int argc, char** argv) {
       } else {
         // Queued events, schedules and triggers start with the server.
         (*events)->start();
+        supervisor::start_watchdog_pings(server.io_context());
         server.run();
       }
     }

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/unique_fd.h"
 #include "supervisor/connection.h"
+#include "supervisor/systemd_notify.h"
 
 namespace sprout::supervisor {
 
@@ -138,9 +139,11 @@ void Server::forget(Connection* connection) {
 void Server::begin_drain() {
   if (drain_started_) return;
   drain_started_ = true;
-  log_line(LogLevel::kInfo, "draining: no new calls; waiting for " +
-                                std::to_string(manager_.live_invocations()) +
-                                " running invocation(s)");
+  const std::string running =
+      std::to_string(manager_.live_invocations()) + " running invocation(s)";
+  log_line(LogLevel::kInfo, "draining: no new calls; waiting for " + running);
+  // systemd then waits up to TimeoutStopSec (above drain_timeout_ms).
+  notify_service_manager("STOPPING=1\nSTATUS=draining: waiting for " + running);
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   accept_retry_.cancel();
@@ -184,6 +187,9 @@ void Server::run() {
   accept();
   std::printf("sproutd: ready on %s\n", config_.socket_path().c_str());
   (void)std::fflush(stdout);  // the ready line; nothing to do if stdout is gone
+  // After listen() (the socket accepts) and the ready line: Type=notify
+  // units ordered after sproutd start only now.
+  notify_service_manager("READY=1\nSTATUS=serving on " + config_.socket_path());
   log_line(LogLevel::kInfo, "serving on " + config_.socket_path());
   std::vector<std::thread> threads;
   for (uint32_t i = 1; i < config_.io_threads(); ++i) threads.emplace_back([this] { io_.run(); });
