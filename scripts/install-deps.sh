@@ -24,6 +24,13 @@ packages=(
   # triggers and history; NATS JetStream's C client and the real server its
   # tests start on loopback; tzdata for schedules' time zones.
   libsqlite3-dev libnats-dev nats-server tzdata
+  # Packaging (docs/deploy.md): CPack's .deb with its shared-library
+  # dependencies worked out by dpkg-shlibdeps (dpkg-dev), man pages made
+  # from the --help texts (help2man), Debian's lintian over the package,
+  # and systemd-analyze to verify the unit.
+  dpkg-dev fakeroot help2man lintian systemd
+  # deploy tests: reading the rendered Kubernetes objects.
+  python3-yaml
 )
 
 missing=()
