@@ -238,6 +238,10 @@ std::vector<ScheduleRunner::Run> ScheduleRunner::plan_runs(Entry& entry, Instant
     }
   }
   if (from_ms(s.next_fire_unix_ms()) > now) return {};
+  // Owed made-up runs wait for the one in progress, and are counted once
+  // (below) when they are planned, not on every pass while they wait.
+  if (entry.owes_runs && !s.allow_overlap() && entry.running->load() > 0) return {};
+  entry.owes_runs = false;
 
   // The fires due by now: keep the latest max_catch_up + 1, count them all.
   const uint32_t catch_up = s.has_max_catch_up() ? s.max_catch_up() : 1;
@@ -273,6 +277,15 @@ std::vector<ScheduleRunner::Run> ScheduleRunner::plan_runs(Entry& entry, Instant
                                      " fire(s) skipped: the previous run has not finished");
     latest.clear();
   }
+  // Made-up runs and the on-time fire would all start at once: without
+  // allow_overlap only the earliest is planned; the schedule's next fire
+  // stays at the second until it has finished.
+  std::optional<Instant> next_after_planned = next_after_now;
+  if (!s.allow_overlap() && latest.size() > 1) {
+    next_after_planned = latest[1];
+    latest.resize(1);
+    entry.owes_runs = true;
+  }
 
   std::vector<Run> runs;
   for (size_t i = 0; i < latest.size(); ++i) {
@@ -281,7 +294,7 @@ std::vector<ScheduleRunner::Run> ScheduleRunner::plan_runs(Entry& entry, Instant
     run.function = s.function();
     run.payload = s.payload();
     run.time = latest[i];
-    run.next_after = i + 1 < latest.size() ? std::optional(latest[i + 1]) : next_after_now;
+    run.next_after = i + 1 < latest.size() ? std::optional(latest[i + 1]) : next_after_planned;
     run.running = entry.running;
     runs.push_back(std::move(run));
   }
@@ -292,7 +305,7 @@ std::vector<ScheduleRunner::Run> ScheduleRunner::plan_runs(Entry& entry, Instant
     if (auto r = store_next_fire_ms(s.id(), to_ms(next_after_now)); !r)
       log_line(LogLevel::kError, "schedule " + s.id() + ": " + r.error().message());
   } else {
-    s.set_next_fire_unix_ms(to_ms(next_after_now));
+    s.set_next_fire_unix_ms(to_ms(next_after_planned));
   }
   return runs;
 }

@@ -18,12 +18,16 @@
 // Missed fires: a fire found due more than `on_time_window` late was missed
 // (sproutd was down, the clock jumped). Of a schedule's missed fires, the
 // latest max_catch_up (unset: 1; 0: none) are made up, the others skipped
-// and counted; the fire that is on time always runs. The runs made up at
-// one moment are enqueued together.
+// and counted; the fire that is on time always runs. With allow_overlap,
+// the runs made up at one moment are enqueued together; without it, they
+// run one after the other: the earliest is enqueued and the rest stay due
+// (next_fire stops at the second, in memory and in the database) until it
+// has finished. The on-time fire then runs last, a little late.
 //
 // Overlap: unless allow_overlap, a schedule whose previous run has not
 // finished (EventQueue's `finished` callback, which covers retries) skips
-// its fires, counted and logged. Nothing of a run in flight survives a
+// the fires that come due meanwhile, counted and logged; the made-up runs
+// it still owes wait instead. Nothing of a run in flight survives a
 // restart: after one, the next fire runs.
 #pragma once
 
@@ -117,6 +121,9 @@ class ScheduleRunner {
     std::shared_ptr<const TimeZone> zone;
     // Runs enqueued and not yet finished; shared with their callbacks.
     std::shared_ptr<std::atomic<int>> running = std::make_shared<std::atomic<int>>(0);
+    // Without allow_overlap: fires made up together that still wait for
+    // the run in progress (they are due, and must not be skipped).
+    bool owes_runs = false;
   };
   struct Run {
     std::string id;

@@ -444,10 +444,6 @@ TEST_F(ScheduleEventsTest, MaxCatchUpZeroMakesUpNoMissedFire) { check_catch_up(t
 // (default), with the default catch-up. Expected: after the restart, the
 // made-up run and the on-time one do not overlap either.
 TEST_F(ScheduleEventsTest, MadeUpRunsDoNotOverlapUnlessAllowed) {
-  GTEST_SKIP() << "bug: ScheduleRunner::plan_runs (events/schedule/schedule_runner.cc) enqueues "
-                  "the made-up fire and the on-time fire together even without allow_overlap, "
-                  "so both start at once after a restart (seen: 02:34:17 and 02:34:19 runs both "
-                  "started 96 ms after it); they must run one after the other";
   start_event_daemon();
   deploy_python("slow", kEchoHandler, {"--env", "SLEEP=1.5", "--timeout-ms", "20000"});
   cli_json({"schedule", "add", "slow", "--expr", "rate(2 seconds)", "--id", "slow-tick"});

@@ -337,14 +337,23 @@ TEST_F(ScheduleRunnerTest, CatchUpAfterDowntimeIsBounded) {
   runner_.reset();
   set_clock(utc(2026, 1, 1, 5, 30));
   auto& runner = open_runner();
-  EXPECT_EQ(runner.run_due(), 4u);  // hourly: 1, three: 3, none: 0
+  EXPECT_EQ(runner.run_due(), 2u);  // hourly: 1, three: the first of 3, none: 0
+  EXPECT_EQ(listed("three").next_fire_unix_ms(), ms(utc(2026, 1, 1, 4)))
+      << "the made-up runs still owed stay due, in the database too";
+  EXPECT_EQ(runner.run_due(), 0u) << "owed runs wait for the one in progress";
+  // Without allow_overlap, three's made-up runs go one after the other.
+  for (int owed = 0; owed < 2; ++owed) {
+    queue_->finish_all();
+    EXPECT_EQ(runner.run_due(), 1u);
+  }
   std::map<std::string, std::vector<std::string>> times;
   for (const auto& stored : queue_->events()) times[stored.event.source_id].push_back(event_time(stored));
   EXPECT_EQ(times["hourly"], std::vector<std::string>{"2026-01-01T05:00:00Z"});
   EXPECT_EQ(times["three"], (std::vector<std::string>{"2026-01-01T03:00:00Z", "2026-01-01T04:00:00Z",
                                                        "2026-01-01T05:00:00Z"}));
   EXPECT_TRUE(times["none"].empty());
-  EXPECT_EQ(runner.stats().skipped_missed, 4u + 2u + 5u);
+  EXPECT_EQ(runner.stats().skipped_missed, 4u + 2u + 5u) << "each missed fire counted once";
+  EXPECT_EQ(runner.stats().skipped_overlap, 0u) << "owed runs are never skipped";
   for (const char* id : {"hourly", "three", "none"})
     EXPECT_EQ(listed(id).next_fire_unix_ms(), ms(utc(2026, 1, 1, 6))) << id;
   queue_->finish_all();
@@ -352,18 +361,41 @@ TEST_F(ScheduleRunnerTest, CatchUpAfterDowntimeIsBounded) {
   EXPECT_EQ(runner.run_due(), 3u) << "back on schedule";
 }
 
-TEST_F(ScheduleRunnerTest, OnTimeFireRunsBesidesTheCatchUp) {
+TEST_F(ScheduleRunnerTest, OnTimeFireRunsAfterTheCatchUp) {
   open_runner();
   add("hourly", "rate(1 hour)");  // from 00:00:10
   runner_.reset();
   set_clock(utc(2026, 1, 1, 3, 0, 40));  // 30 s after the 03:00:10 fire
   auto& runner = open_runner();
-  EXPECT_EQ(runner.run_due(), 2u);
+  EXPECT_EQ(runner.run_due(), 1u) << "without allow_overlap, one run at a time";
+  EXPECT_EQ(runner.run_due(), 0u);
+  queue_->finish_all();
+  advance(seconds(5));
+  EXPECT_EQ(runner.run_due(), 1u);
   auto events = queue_->events();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(event_time(events[0]), "2026-01-01T02:00:10Z");  // made up
-  EXPECT_EQ(event_time(events[1]), "2026-01-01T03:00:10Z");  // on time
+  EXPECT_EQ(event_time(events[1]), "2026-01-01T03:00:10Z");  // on time, after it
   EXPECT_EQ(runner.stats().skipped_missed, 1u);
+  EXPECT_EQ(listed("hourly").next_fire_unix_ms(), ms(utc(2026, 1, 1, 4, 0, 10)));
+}
+
+TEST_F(ScheduleRunnerTest, WithAllowOverlapTheCatchUpAndTheOnTimeFireStartTogether) {
+  open_runner();
+  api::Schedule s;
+  s.set_id("hourly");
+  s.set_function("fn");
+  s.set_expression("rate(1 hour)");
+  s.set_allow_overlap(true);
+  ASSERT_EQ(runner_->add(s).status, api::OK);
+  runner_.reset();
+  set_clock(utc(2026, 1, 1, 3, 0, 40));
+  auto& runner = open_runner();
+  EXPECT_EQ(runner.run_due(), 2u);
+  auto events = queue_->events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(event_time(events[0]), "2026-01-01T02:00:10Z");
+  EXPECT_EQ(event_time(events[1]), "2026-01-01T03:00:10Z");
 }
 
 TEST_F(ScheduleRunnerTest, SchedulesPersistAcrossRestarts) {
