@@ -127,6 +127,7 @@ const char* overview_help() {
          "              [--max-deliveries K] [--dlq-subject SUBJ] [--id ID]\n"
          "  trigger ls [NAME] | trigger rm ID\n"
          "sprout COMMAND --help explains one command. Every command takes --json.\n"
+         "sprout --version prints the version.\n"
          "exit status: 0 OK, 1 local error, 2 usage, 3 result not finished, 10+N for API status N\n"
          "(see docs/cli.md)\n";
 }

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/version.h"
 #include "cli/command_support.h"
 #include "cli/event_commands.h"
 #include "cli/event_format.h"
@@ -517,9 +518,18 @@ int help(const Options& options) {
   return 0;
 }
 
+// `sprout --version`: "NAME VERSION" on stdout, exit 0; the form help2man
+// reads for the man page (packaging/), with the one version of
+// base/version.h that sproutd and the .deb carry too.
+int version() {
+  std::printf("sprout %s\n", kVersion);
+  return 0;
+}
+
 int run(int argc, char** argv) {
   auto options = parse(argc, argv);
   if (!options) return kExitUsage;
+  if (options->version) return version();
   if (options->help || (!options->words.empty() && options->words[0] == "help"))
     return help(*options);
   if (options->words.empty()) return std::fputs(overview_help(), stderr), kExitUsage;

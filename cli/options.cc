@@ -172,6 +172,10 @@ std::optional<Options> parse(int argc, char** argv) {
       options.help = true;
       continue;
     }
+    if (arg == "--version") {
+      options.version = true;
+      continue;
+    }
     if (!arg.starts_with("--")) {
       options.words.push_back(arg);
       continue;

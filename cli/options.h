@@ -17,6 +17,7 @@ struct Options {
   std::string socket;
   bool json = false;
   bool help = false;                              // --help / -h anywhere
+  bool version = false;                           // --version anywhere
   std::vector<std::string> words;                 // positional, the command first
   std::multimap<std::string, std::string> flags;  // --flag value
   std::map<std::string, bool> switches;           // --flag

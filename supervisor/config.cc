@@ -10,8 +10,10 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
+#include "base/version.h"
 #include "protocol/limits.h"
 #include "supervisor/atomic_file.h"
 
@@ -89,15 +91,23 @@ std::string removed_field_in(const std::string& text) {
   return {};
 }
 
+constexpr std::string_view kUsagePrefix = "usage: ";
+
+// The project's version (base/version.h), as the man page and the .deb
+// carry it.
+std::string version_text() { return std::string("sproutd ") + kVersion + "\n"; }
+
 }  // namespace
 
 std::string usage_text() {
-  return "usage: sproutd [--socket PATH] [--state-dir DIR] [--config FILE]\n"
+  return std::string(kUsagePrefix) +
+         "sproutd [--help] [--version]\n"
+         "               [--socket PATH] [--state-dir DIR] [--config FILE]\n"
          "               [--max-live-sandboxes N] [--max-queue N] [--queue-timeout-ms N]\n"
          "               [--max-frame-bytes N] [--allow-uid UID]... [--allow-gid GID]...\n"
          "               [--python-pre-import MODULE]... [--agent PATH]\n"
          "               [--host-id-first ID] [--host-id-count N] [--snapshot-idle-ttl-s S]\n"
-         "               [--fork-timeout-ms N] [--prefork-threads N]\n"
+         "               [--fork-timeout-ms N] [--prefork-threads N] [--drain-timeout-ms N]\n"
          "               [--max-connections N] [--frame-timeout-ms N]\n"
          "               [--http-listen ADDR:PORT] [--http-max-connections N]\n"
          "               [--http-max-header-bytes N] [--http-max-body-bytes N]\n"
@@ -106,6 +116,7 @@ std::string usage_text() {
          "          --host-id-first 3000000000 --host-id-count 65536\n"
          "          --snapshot-idle-ttl-s 600 (0: never evict) --fork-timeout-ms 10000\n"
          "          --prefork-threads 4 --max-connections 1024 --frame-timeout-ms 10000\n"
+         "          --drain-timeout-ms 30000 (SIGTERM: longest wait for running invocations)\n"
          "          HTTP (docs/http.md) off unless --http-listen; then --http-max-connections 256\n"
          "          --http-max-header-bytes 16384 --http-max-body-bytes 8454144\n"
          "          --http-request-timeout-ms 30000; SigV4 access keys (http_credentials) and\n"
@@ -219,8 +230,14 @@ Result<DaemonConfig> load_config(int argc, char** argv) {
   };
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
+    // kUsage answers are printed verbatim on stdout, exit 0 (main.cc). The
+    // step "usage" renders as the "usage: " that usage_text() starts with.
     if (flag == "--help" || flag == "-h")
-      return plain_error(ErrorCode::kUsage, "usage", usage_text());
+      return plain_error(ErrorCode::kUsage, "usage", usage_text().substr(kUsagePrefix.size()));
+    // "NAME VERSION" on a line of its own, the form help2man (the man page,
+    // packaging/) and `dpkg`-minded operators expect; no detail, so the
+    // message is the step alone.
+    if (flag == "--version") return plain_error(ErrorCode::kUsage, version_text(), "");
     if (i + 1 >= argc) return plain_error("parse flags", flag + " needs a value\n" + usage_text());
     const char* value = argv[++i];
     if (flag == "--socket") {
