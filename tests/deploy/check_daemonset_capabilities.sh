@@ -60,36 +60,14 @@ setpriv_caps() {
   echo "$list"
 }
 
-# Removes every cgroup a crashed or refused run of sproutd left (a clean
-# stop removes its own): processes killed first, then the directories,
-# deepest first.
-remove_cgroups_of() {
-  local pid=$1 dir
-  while read -r dir; do
-    find "$dir" -depth -type d | while read -r leaf; do
-      if [[ -f $leaf/cgroup.procs ]]; then
-        xargs -r kill -KILL <"$leaf/cgroup.procs" 2>/dev/null || true
-      fi
-    done
-    for _ in $(seq 100); do
-      find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
-      [[ -d $dir ]] || break
-      sleep 0.1
-    done
-  done < <(find /sys/fs/cgroup -maxdepth 6 -type d -name "sproutd-$pid" 2>/dev/null)
-}
+# stop_process, remove_cgroups_of.
+source "$(dirname "$0")/../support/sproutd_processes.sh"
 
 stop_daemon() {
   [[ -n $daemon_pid ]] || return 0
   local pid=$daemon_pid
   daemon_pid=
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 400); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  stop_process "$pid"
   remove_cgroups_of "$pid"
 }
 

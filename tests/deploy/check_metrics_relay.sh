@@ -16,20 +16,11 @@ command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 77; }
 work=$(mktemp -d /tmp/sprout-test-deploy-relay-XXXXXX)
 daemon_pid=''
 relay_pid=''
-stop() {
-  local pid=$1
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 400); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+# stop_process.
+source "$(dirname "$0")/../support/sproutd_processes.sh"
 cleanup() {
-  stop "$relay_pid"
-  stop "$daemon_pid"
+  stop_process "$relay_pid"
+  stop_process "$daemon_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -90,7 +81,7 @@ expect "the Lambda API is not relayed" 404 /2015-03-31/functions/hello/invocatio
 expect "/healthz is not relayed" 404 /healthz || true
 expect "a path that only starts like /metrics" 404 /metrics/../healthz || true
 
-stop "$daemon_pid"
+stop_process "$daemon_pid"
 daemon_pid=
 expect "sproutd gone" 502 /metrics || true
 exit $((failures > 0))

@@ -33,23 +33,8 @@ echo "unit: bounding set ${caps[*]}; NoNewPrivileges=$no_new_privs; UMask=${umas
 
 work=$(mktemp -d /tmp/sprout-test-systemd-privs-XXXXXX)
 daemon_pid=
-# Only after a failed or killed run: kill and remove what a clean stop
-# would have removed (sproutd-<pid>/ in each hierarchy), deepest first.
-remove_cgroups_of() {
-  local dir leaf
-  while read -r dir; do
-    while read -r leaf; do
-      if [[ -f $leaf/cgroup.procs ]]; then
-        xargs -r kill -KILL <"$leaf/cgroup.procs" 2>/dev/null || true
-      fi
-    done < <(find "$dir" -depth -type d)
-    for _ in $(seq 100); do
-      find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
-      [[ -d $dir ]] || break
-      sleep 0.1
-    done
-  done < <(find /sys/fs/cgroup -maxdepth 6 -type d -name "sproutd-$1" 2>/dev/null)
-}
+# remove_cgroups_of, only after a failed or killed run.
+source "$(dirname "$0")/../support/sproutd_processes.sh"
 cleanup() {
   if [[ -n $daemon_pid ]]; then
     kill -KILL "$daemon_pid" 2>/dev/null || true
