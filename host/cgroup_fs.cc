@@ -19,6 +19,10 @@ int CgroupFs::make_dir(const std::string& path) const { return ::mkdir(path.c_st
 
 int CgroupFs::remove_dir(const std::string& path) const { return ::rmdir(path.c_str()); }
 
+Result<void> CgroupFs::write_file(const std::string& path, const std::string& value) const {
+  return write_cgroup_file(path, value);
+}
+
 const CgroupFs& real_cgroup_fs() {
   static const CgroupFs fs;
   return fs;

@@ -26,6 +26,9 @@ class CgroupFs {
   // 0, or -1 with errno set, like mkdir(2) and rmdir(2).
   virtual int make_dir(const std::string& path) const;
   virtual int remove_dir(const std::string& path) const;
+  // write_cgroup_file() below, for the writes whose answer depends on the
+  // kernel's rules (cgroup v2's subtree_control, moving a process).
+  virtual Result<void> write_file(const std::string& path, const std::string& value) const;
 };
 
 // The real cgroupfs: mkdir(2) and rmdir(2). Lives as long as the process.

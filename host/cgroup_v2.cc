@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "host/cgroup.h"
+#include "host/cgroup_v2_delegation.h"
 
 namespace sprout {
 namespace {
@@ -106,11 +107,19 @@ class CgroupV2Driver final : public CgroupDriver {
   explicit CgroupV2Driver(const CgroupLayout& layout) : layout_(layout) {}
 
   void prepare_parent(const CgroupLayout::Tree& tree, const std::string& dir) const override {
-    // Leaves need the controllers delegated down from our own cgroup.
-    if (auto r = write_cgroup_file(tree.own_dir + "/cgroup.subtree_control", kControllers); !r) {
-      log_line(LogLevel::kWarning, "enable cgroup v2 controllers: " + r.error().message());
+    // Leaves need the controllers delegated down from our own cgroup, which
+    // holds sproutd itself (cgroup_v2_delegation.h).
+    if (auto r = enable_controllers_for_children(tree.own_dir, kControllers, kSupervisorLeaf,
+                                                 *layout_.fs);
+        !r) {
+      log_line(LogLevel::kError, "enable cgroup v2 controllers for sandboxes: " +
+                                     r.error().message() +
+                                     " (their memory, pids and cpu limits cannot be set)");
     }
-    (void)write_cgroup_file(dir + "/cgroup.subtree_control", kControllers);
+    if (auto r = layout_.fs->write_file(dir + "/cgroup.subtree_control", kControllers); !r) {
+      log_line(LogLevel::kError, "enable cgroup v2 controllers in " + dir + ": " +
+                                     r.error().message());
+    }
   }
 
   Result<std::unique_ptr<SandboxCgroup>> create_leaf(const std::vector<std::string>& parent_dirs,

@@ -29,6 +29,7 @@
 
 #include "host/cgroup.h"
 #include "host/cgroup_pool.h"
+#include "host/cgroup_v2_delegation.h"
 
 namespace sprout {
 namespace {
@@ -116,7 +117,45 @@ class FakeCgroupFs : public CgroupFs {
     return ::rmdir(path.c_str());
   }
 
+  // Two of the kernel's v2 rules: writing cgroup.subtree_control of a
+  // cgroup that lists a running process fails with EBUSY ("no internal
+  // processes"; the test never uses the root), and writing a pid to a
+  // cgroup.procs moves it there from wherever it was.
+  Result<void> write_file(const std::string& path, const std::string& value) const override {
+    const std::string dir = fs::path(path).parent_path().string();
+    const std::string name = fs::path(path).filename().string();
+    if (name == "cgroup.subtree_control" && lists_running(dir + "/cgroup.procs")) {
+      return os_error("write " + value + " to", path, EBUSY);
+    }
+    if (name == "cgroup.procs") {
+      for (const auto& [root, names] : trees_) {
+        std::error_code ignored;
+        for (const auto& entry : fs::recursive_directory_iterator(root, ignored)) {
+          if (entry.path().filename() == "cgroup.procs") remove_pid(entry.path(), value);
+        }
+      }
+      std::ofstream(path, std::ios::app) << value << "\n";
+      return {};
+    }
+    return FakeCgroupFs::CgroupFs::write_file(path, value);
+  }
+
  private:
+  static bool lists_running(const std::string& procs_file) {
+    std::istringstream procs(read_text(procs_file));
+    pid_t pid;
+    while (procs >> pid)
+      if (runs(pid)) return true;
+    return false;
+  }
+  static void remove_pid(const fs::path& procs_file, const std::string& pid) {
+    std::istringstream procs(read_text(procs_file));
+    std::string kept, line;
+    while (std::getline(procs, line))
+      if (!line.empty() && line != pid) kept += line + "\n";
+    write_text(procs_file, kept);
+  }
+
   std::vector<std::pair<std::string, std::vector<std::string>>> trees_;
 };
 
@@ -412,6 +451,41 @@ TEST_F(CgroupDriverTest, V2PoolDelegatesControllersAndCleansUp) {
   }
   EXPECT_FALSE(fs::exists(parent));
   EXPECT_TRUE(fs::is_directory(own));
+}
+
+// Provokes: sproutd's own v2 cgroup holds processes (sproutd under a
+// systemd unit, or a container's init beside it), so the kernel refuses to
+// enable controllers for its children. Expected: the members move to a leaf
+// of their own, the controllers are enabled, and the pool's leaves get them.
+TEST_F(CgroupDriverTest, V2MovesTheMembersOfItsOwnCgroupAsideToEnableControllers) {
+  std::string own = v2_host();
+  Child sproutd, container_init;
+  ASSERT_GT(sproutd.pid(), 0);
+  ASSERT_GT(container_init.pid(), 0);
+  write_text(own + "/cgroup.procs",
+             std::to_string(sproutd.pid()) + "\n" + std::to_string(container_init.pid()) + "\n");
+  ASSERT_FALSE(fake_.write_file(own + "/cgroup.subtree_control", "+memory"))
+      << "the fake must refuse as the kernel does, or this test proves nothing";
+  {
+    auto pool = make_pool(1);
+    ASSERT_TRUE(pool);
+    EXPECT_EQ(read_text(own + "/cgroup.subtree_control"), "+memory +pids +cpu");
+    EXPECT_EQ(read_text(own + "/cgroup.procs"), "");
+    EXPECT_EQ(read_text(own + "/" + kSupervisorLeaf + "/cgroup.procs"),
+              std::to_string(sproutd.pid()) + "\n" + std::to_string(container_init.pid()) + "\n");
+    EXPECT_TRUE(fs::is_directory(own + "/" + pool_name() + "/sb-0"));
+  }
+  EXPECT_FALSE(fs::exists(own + "/" + pool_name()));
+}
+
+// Provokes: the same with an empty cgroup of our own (the usual delegated
+// subtree). Expected: the controllers are enabled at once; no leaf is made.
+TEST_F(CgroupDriverTest, V2MakesNoSupervisorLeafWhenItsCgroupHoldsNoProcess) {
+  std::string own = v2_host();
+  auto pool = make_pool(1);
+  ASSERT_TRUE(pool);
+  EXPECT_EQ(read_text(own + "/cgroup.subtree_control"), "+memory +pids +cpu");
+  EXPECT_FALSE(fs::exists(own + "/" + kSupervisorLeaf));
 }
 
 TEST_F(CgroupDriverTest, V2WritesLimitsToTheUnifiedFiles) {
