@@ -32,6 +32,10 @@ the sandboxes, and the C++ client library with its CMake package.")
 # standard library from /usr/lib/python3.11 (libpython3.11-stdlib).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libpython3.11-stdlib")
+# Building against the client library (find_package(sprout) finds
+# Protobuf, its headers include protobuf's): only for embedding, so not a
+# dependency of the daemon.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libprotobuf-dev, cmake")
 
 # Absolute destinations (/etc, /lib/systemd) go below CPack's staging root
 # only when it installs with DESTDIR; the rest lands under /usr.

@@ -7,8 +7,10 @@
 # into its staging root.
 set(SPROUT_DOC_DIR ${CMAKE_INSTALL_DATAROOTDIR}/doc/sprout)
 
+# 0600: the config may hold SigV4 secret keys (http_credentials); only
+# sproutd (root) reads it.
 install(FILES sproutd.conf DESTINATION /etc/sprout
-  PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
+  PERMISSIONS OWNER_READ OWNER_WRITE
   COMPONENT deb EXCLUDE_FROM_ALL)
 # /lib, not /usr/lib: bookworm's debhelper still installs units there.
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/sproutd.service DESTINATION /lib/systemd/system

@@ -183,7 +183,44 @@ def check(objects):
     if relay_security.get("runAsNonRoot") is not True or \
             relay_security.get("capabilities", {}).get("drop") != ["ALL"]:
         failures.append("the metrics relay must run as non-root with no capabilities")
+    # PID 1 that ignores SIGTERM would hold every pod deletion for the
+    # whole grace period.
+    if (relay or {}).get("command", [""])[0] != "/usr/bin/tini":
+        failures.append("the metrics relay does not run under tini")
+    failures += check_network_policy(only(objects, "NetworkPolicy", failures), spec)
+    failures += check_priority_quota(only(objects, "ResourceQuota", failures), pod)
     return failures
+
+
+def check_network_policy(policy, spec):
+    """The relay serves /metrics unauthenticated: only Prometheus's
+    namespace may reach port 9100; port 9000 (SigV4) stays open."""
+    if not policy:
+        return []
+    failures = []
+    if policy["spec"].get("podSelector", {}).get("matchLabels") != spec["selector"]["matchLabels"]:
+        failures.append("the NetworkPolicy does not select the DaemonSet's pods")
+    for rule in policy["spec"].get("ingress", []):
+        ports = [p.get("port") for p in rule.get("ports", [])]
+        if 9100 in ports:
+            sources = rule.get("from", [])
+            if not sources or any("namespaceSelector" not in s for s in sources):
+                failures.append(f"port 9100 is open beyond Prometheus's namespace: {rule}")
+        elif ports != [9000]:
+            failures.append(f"the NetworkPolicy opens more than ports 9000 and 9100: {rule}")
+    return failures
+
+
+def check_priority_quota(quota, pod):
+    """A namespace other than kube-system needs a quota scoped to the
+    critical class for its pods to be admitted where that class is limited."""
+    if not quota:
+        return []
+    expressions = quota["spec"].get("scopeSelector", {}).get("matchExpressions", [])
+    scoped = [e for e in expressions if e.get("scopeName") == "PriorityClass"]
+    if not scoped or pod.get("priorityClassName") not in scoped[0].get("values", []):
+        return [f"no ResourceQuota scoped to {pod.get('priorityClassName')}: {expressions}"]
+    return []
 
 
 def print_config_map_file(objects, name):

@@ -80,7 +80,9 @@ expect_file() {
 for program in usr/sbin/sproutd usr/bin/sprout usr/bin/sprout-bench usr/lib/sprout/sprout-agent; do
   expect_file "$program" -rwxr-xr-x
 done
-for file in etc/sprout/sproutd.conf lib/systemd/system/sproutd.service \
+# The config may hold SigV4 secret keys: root's alone.
+expect_file etc/sprout/sproutd.conf -rw-------
+for file in lib/systemd/system/sproutd.service \
     usr/include/sprout/native.h usr/include/sprout/client.h usr/include/api/proto/sprout_api.pb.h \
     usr/include/protocol/limits.h usr/lib/libsprout-client.a usr/lib/libsprout-api-proto.a \
     usr/lib/cmake/sprout/sproutConfig.cmake usr/lib/cmake/sprout/sproutConfigVersion.cmake \

@@ -24,7 +24,8 @@ set -euo pipefail
 sproutd=$(realpath "$1")
 sprout=$(realpath "$2")
 examples=$(realpath "$3")
-readonly sproutd sprout examples
+# The agent sproutd runs: in the build tree, ../agent/ beside it.
+agent=$(realpath "$(dirname "$sproutd")/../agent/sprout-agent")
 
 skip() { echo "SKIP: $*"; exit 77; }
 [[ $(id -u) == 0 ]] || skip "mount namespaces and sproutd need root"
@@ -38,6 +39,18 @@ trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
 inside() {
   local mode=$1
   set -euo pipefail
+  # What the run needs, copied first to a tmpfs of this namespace that the
+  # covers below leave alone: a build or checkout under /tmp, /home or /root
+  # would vanish under them (the unit runs an installed /usr/sbin/sproutd).
+  local staged=/mnt/sprout-test
+  mkdir -p "$staged"
+  mount -t tmpfs -o mode=755,size=256m tmpfs "$staged"
+  cp "$sproutd" "$staged/sproutd"
+  cp "$agent" "$staged/sprout-agent"  # found beside sproutd
+  cp "$sprout" "$staged/sprout"
+  mkdir -p "$staged/examples/python/hello"
+  cp "$examples/python/hello/handler.py" "$staged/examples/python/hello/"
+  sproutd=$staged/sproutd sprout=$staged/sprout examples=$staged/examples
   # ProtectSystem=strict: the root mount read-only. Submounts (/dev, /proc,
   # /sys on this host) keep their flags, as under systemd.
   mount -o remount,bind,ro /
@@ -92,7 +105,7 @@ inside() {
 run_in_namespace() {
   local mode=$1
   unshare --mount --propagation private \
-    bash -c "$(declare -f inside); sproutd='$sproutd' sprout='$sprout' examples='$examples' inside $mode" \
+    bash -c "$(declare -f inside); sproutd='$sproutd' sprout='$sprout' examples='$examples' agent='$agent' inside $mode" \
     >"$work/$mode.out" 2>"$work/$mode.err" || true
 }
 

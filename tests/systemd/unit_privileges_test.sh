@@ -69,8 +69,11 @@ def handler(event, context):
     time.sleep(30)
     return {"slept": True}
 PY
-# A short drain: a run whose sandbox could not be killed ends soon.
-echo "drain_timeout_ms: 3000" >"$work/sproutd.conf"
+# A short drain: a run whose sandbox could not be killed ends soon. The
+# socket handed to a group (how a node lets non-root clients in): the
+# chown needs CAP_CHOWN, which the unit therefore keeps.
+socket_group=65534
+printf 'drain_timeout_ms: 3000\nsocket_gid: %s\n' "$socket_group" >"$work/sproutd.conf"
 socket=$work/sprout.sock
 mkdir "$work/state"
 
@@ -105,6 +108,8 @@ actual_mask=$(sed -n 's/^CapBnd:\s*//p' "$status")
 if [[ $no_new_privs == yes ]]; then
   [[ $(sed -n 's/^NoNewPrivs:\s*//p' "$status") == 1 ]] || fail "no_new_privs is not set"
 fi
+[[ $(stat -c %g "$socket") == "$socket_group" ]] ||
+  fail "the socket's group is $(stat -c %g "$socket"), not socket_gid $socket_group"
 echo "kernel: CapBnd=CapEff=$actual_mask, NoNewPrivs=$(sed -n 's/^NoNewPrivs:\s*//p' "$status")"
 
 cli=(timeout 90 "$sprout" --socket "$socket")
