@@ -80,6 +80,22 @@ Json EventDaemonTest::cli_json(std::vector<std::string> args) {
   return *json;
 }
 
+std::vector<CommandResult> EventDaemonTest::expect_refused(
+    const std::vector<std::string>& command, const std::vector<RefusedCall>& cases) {
+  std::vector<CommandResult> results;
+  for (const auto& c : cases) {
+    std::vector<std::string> args = command;
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    CommandResult result = sprout(args);
+    std::string shown;
+    for (const auto& a : c.args) shown += a + " ";
+    EXPECT_EQ(result.exit_code, c.exit_code) << shown << ": " << result.out << result.err;
+    EXPECT_NE(result.err.find(c.says), std::string::npos) << shown << ": " << result.err;
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
 bool EventDaemonTest::eventually(const std::function<bool()>& condition,
                                  std::chrono::milliseconds deadline) {
   const auto end = std::chrono::steady_clock::now() + deadline;

@@ -30,6 +30,18 @@ class EventDaemonTest : public DaemonTest {
   // `sprout ARGS --json`, which must succeed; its JSON. Throws otherwise.
   Json cli_json(std::vector<std::string> args);
 
+  // A CLI call that must be refused: `sprout COMMAND... ARGS...` exits
+  // `exit_code` and says `says` on stderr.
+  struct RefusedCall {
+    std::vector<std::string> args;
+    int exit_code;
+    std::string says;
+  };
+  // Runs each case (`command`: "schedule", "add"), checks both, and returns
+  // what each printed, in order, for checks of the caller's own.
+  std::vector<CommandResult> expect_refused(const std::vector<std::string>& command,
+                                            const std::vector<RefusedCall>& cases);
+
   // Polls `condition` every 50 ms until it holds or `deadline` passes.
   static bool eventually(const std::function<bool()>& condition,
                          std::chrono::milliseconds deadline = std::chrono::seconds(60));

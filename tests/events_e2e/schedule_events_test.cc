@@ -475,12 +475,7 @@ TEST_F(ScheduleEventsTest, MadeUpRunsDoNotOverlapUnlessAllowed) {
 TEST_F(ScheduleEventsTest, BadSchedulesAreRefusedWithClearMessages) {
   start_event_daemon();
   deploy_python("tick", kEchoHandler);
-  struct Case {
-    std::vector<std::string> args;
-    int exit_code;
-    std::string says;  // in stderr
-  };
-  const std::vector<Case> cases = {
+  const std::vector<RefusedCall> cases = {
       {{"tick", "--expr", "rate(0 seconds)"}, 20, "rate"},
       {{"tick", "--expr", "rate(2 second)"}, 20, "rate"},
       {{"tick", "--expr", "rate(5 fortnights)"}, 20, "fortnights"},
@@ -494,16 +489,10 @@ TEST_F(ScheduleEventsTest, BadSchedulesAreRefusedWithClearMessages) {
       {{"tick", "--expr", "rate(2 seconds)", "--id", "bad id!"}, 2, "--id"},
       {{"tick"}, 2, "--expr"},
   };
-  for (const auto& c : cases) {
-    std::vector<std::string> args{"schedule", "add"};
-    args.insert(args.end(), c.args.begin(), c.args.end());
-    CommandResult result = sprout(args);
-    std::string shown;
-    for (const auto& a : c.args) shown += a + " ";
-    EXPECT_EQ(result.exit_code, c.exit_code) << shown << ": " << result.out << result.err;
-    EXPECT_NE(result.err.find(c.says), std::string::npos) << shown << ": " << result.err;
-    if (c.exit_code == 20) {
-      EXPECT_TRUE(result.err.starts_with("INVALID_ARGUMENT: ")) << shown << ": " << result.err;
+  const std::vector<CommandResult> results = expect_refused({"schedule", "add"}, cases);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    if (cases[i].exit_code == 20) {
+      EXPECT_TRUE(results[i].err.starts_with("INVALID_ARGUMENT: ")) << results[i].err;
     }
   }
   // A duplicate id is refused too, and the first stays.
