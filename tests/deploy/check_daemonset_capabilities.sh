@@ -41,6 +41,7 @@ daemon_pid=
 cleanup() {
   stop_daemon || true
   rm -rf "$work"
+  rmdir /run/sprout-test-deploy-proc-$$-* 2>/dev/null || true
 }
 trap cleanup EXIT
 # A ctest timeout sends SIGTERM: clean up then too.
@@ -83,6 +84,34 @@ def handler(event, context):
     time.sleep(20)
     return {"slept": True}
 PY
+# The entrypoint makes the container's cgroupfs writable and mounts an
+# uncovered proc at $SPROUT_VISIBLE_PROC for sproutd: a function must reach
+# neither. It attacks both from its handler (writes a cgroup, reads the
+# visible proc by its path and the container's processes through its own
+# /proc) and answers what got through; the granted run asserts nothing did.
+cat >"$work/prober.py" <<'PY'
+import json
+import os
+
+
+def attempt(what, action):
+    try:
+        action()
+        return [what]
+    except OSError:
+        return []
+
+
+def handler(event, context):
+    got = []
+    got += attempt("listed " + event["visible_proc"], lambda: os.listdir(event["visible_proc"]))
+    got += attempt("listed /sys/fs/cgroup", lambda: os.listdir("/sys/fs/cgroup"))
+    got += attempt("made a cgroup", lambda: os.mkdir("/sys/fs/cgroup/escape"))
+    others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) > 64]
+    if others:
+        got.append("saw processes " + " ".join(sorted(others)[:5]))
+    return {"got_through": got}
+PY
 # A short drain, so that a run whose sandbox cannot be killed stops soon;
 # host ids of its own, so that tests running beside it (ctest -j) never
 # share a uid with it.
@@ -107,7 +136,10 @@ deploy_and_invoke_under() {
   local start=("/bin/sh" "${ENTRYPOINT:-$work/sproutd-entrypoint.sh}")
   if [[ ${ENTRYPOINT:-} == none ]]; then start=("$sproutd"); fi
   # unshare and the simulation exec, so $! ends up being sproutd itself.
-  SPROUTD=${SPROUTD_WRAPPER:-$sproutd} SPROUT_VISIBLE_PROC=$work/$label-proc \
+  # Where the pod has it (/run), not under /tmp, which every sandbox's own
+  # /tmp would hide from the prober below anyway.
+  local visible_proc=/run/sprout-test-deploy-proc-$$-$label
+  SPROUTD=${SPROUTD_WRAPPER:-$sproutd} SPROUT_VISIBLE_PROC=$visible_proc \
     unshare --mount --propagation private -- "$here/simulate_container_mounts.sh" \
     setpriv --bounding-set "$(setpriv_caps "$@")" --inh-caps -all --ambient-caps -all \
     -- "${start[@]}" --config "$work/sproutd.conf" --socket "$socket" \
@@ -135,8 +167,17 @@ deploy_and_invoke_under() {
     echo "invoke sleeper: exit status $status (14 is TIMEOUT, 124 no answer in 15 s)" >>"$cli"
     if [[ $status == 14 ]] && grep -q "^TIMEOUT" "$cli"; then result=0; fi
   fi
+  if [[ $result == 0 && $label == granted ]]; then
+    "${cli_run[@]}" deploy prober --runtime python3 --code "$work/prober.py" >>"$cli" 2>&1 &&
+      "${cli_run[@]}" invoke prober \
+        --payload "{\"visible_proc\": \"$visible_proc\"}" >"$work/probe.out" 2>&1 ||
+      result=1
+    echo "prober: $(cat "$work/probe.out")" >>"$cli"
+    grep -q '"got_through": \[\]' "$work/probe.out" || result=1
+  fi
   stop_daemon
-  rm -rf "$state" "$socket" "$work/$label-proc"
+  rm -rf "$state" "$socket"
+  rmdir "$visible_proc" 2>/dev/null || true
   return $result
 }
 
