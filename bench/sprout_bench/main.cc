@@ -378,16 +378,28 @@ uint64_t meminfo_kb(const char* key) {
 // Memory charged to every sproutd's sandbox cgroups (memory controller).
 uint64_t sandbox_cgroup_bytes() {
   uint64_t total = 0;
-  std::error_code error;
-  for (auto it = fs::recursive_directory_iterator("/sys/fs/cgroup/memory", error);
-       it != fs::recursive_directory_iterator(); it.increment(error)) {
-    if (error) break;
-    if (it->is_directory() && it->path().filename().string().rfind("sproutd-", 0) == 0) {
+  // A walk by hand: sandboxes' cgroups come and go during the walk, and a
+  // recursive_directory_iterator ends at the first one that vanished,
+  // which would under-count.
+  std::vector<fs::path> pending{"/sys/fs/cgroup/memory"};
+  while (!pending.empty()) {
+    const fs::path dir = pending.back();
+    pending.pop_back();
+    std::error_code error;
+    fs::directory_iterator it(dir, error);
+    if (error) continue;
+    for (; it != fs::directory_iterator(); it.increment(error)) {
+      if (error) break;
+      std::error_code type_error;
+      if (!it->is_directory(type_error)) continue;
+      if (it->path().filename().string().rfind("sproutd-", 0) != 0) {
+        pending.push_back(it->path());
+        continue;
+      }
       std::ifstream usage(it->path() / "memory.usage_in_bytes");
       uint64_t bytes = 0;
       usage >> bytes;
       total += bytes;
-      it.disable_recursion_pending();
     }
   }
   return total;

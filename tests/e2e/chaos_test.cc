@@ -267,12 +267,12 @@ class ChaosTest : public AttackTest {
     std::vector<std::string> found;
     for (const auto& dir : cgroup_dirs_named("sproutd-" + std::to_string(daemon))) {
       if (dir.find("/memory") == std::string::npos) continue;
-      std::error_code error;
-      for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
-        if (!entry.is_directory()) continue;
-        std::string procs = read_text(entry.path().string() + "/cgroup.procs");
-        if (!procs.empty()) found.push_back(entry.path().filename().string() + ": " + procs);
-      }
+      for_each_directory_under(dir, [&](const std::string& leaf) {
+        std::string procs = read_text(leaf + "/cgroup.procs");
+        if (!procs.empty())
+          found.push_back(std::filesystem::path(leaf).filename().string() + ": " + procs);
+        return false;  // leaves only
+      });
     }
     return found;
   }

@@ -265,18 +265,37 @@ std::string run_as(uid_t uid, gid_t gid, const std::function<std::string()>& bod
   return text;
 }
 
+void for_each_directory_under(const std::string& root,
+                              const std::function<bool(const std::string&)>& visit) {
+  std::vector<std::string> pending{root};
+  while (!pending.empty()) {
+    const std::string dir = pending.back();
+    pending.pop_back();
+    std::error_code error;
+    std::filesystem::directory_iterator it(
+        dir, std::filesystem::directory_options::skip_permission_denied, error);
+    // A directory removed since it was listed: nothing below it to see.
+    if (error) continue;
+    for (; it != std::filesystem::directory_iterator(); it.increment(error)) {
+      // Reading a directory that is being removed may fail; its entries
+      // are gone with it, and the walk of its siblings goes on.
+      if (error) break;
+      std::error_code type_error;
+      if (!it->is_directory(type_error) || type_error) continue;
+      const std::string path = it->path().string();
+      if (visit(path)) pending.push_back(path);
+    }
+  }
+}
+
 std::vector<std::string> cgroup_dirs_named(const std::string& name) {
   std::vector<std::string> found;
   for (const auto& point : cgroup_mount_points()) {
-    std::error_code error;
-    std::filesystem::recursive_directory_iterator it(
-        point, std::filesystem::directory_options::skip_permission_denied, error);
-    for (; !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
-      if (it->is_directory() && it->path().filename() == name) {
-        found.push_back(it->path());
-        it.disable_recursion_pending();
-      }
-    }
+    for_each_directory_under(point, [&](const std::string& path) {
+      if (std::filesystem::path(path).filename() != name) return true;
+      found.push_back(path);
+      return false;  // its own tree is the caller's, whole
+    });
   }
   return found;
 }
@@ -285,11 +304,10 @@ int remove_cgroup_trees_named(const std::string& name) {
   int removed = 0;
   for (const auto& top : cgroup_dirs_named(name)) {
     std::vector<std::string> dirs;
-    std::error_code error;
-    for (std::filesystem::recursive_directory_iterator it(top, error);
-         !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
-      if (it->is_directory()) dirs.push_back(it->path());
-    }
+    for_each_directory_under(top, [&](const std::string& path) {
+      dirs.push_back(path);
+      return true;
+    });
     // Deepest first.
     std::sort(dirs.begin(), dirs.end(),
               [](const std::string& a, const std::string& b) { return a.size() > b.size(); });

@@ -68,6 +68,13 @@ void stop_sleeper(pid_t pid);
 // (through a pipe). The child has no capabilities.
 std::string run_as(uid_t uid, gid_t gid, const std::function<std::string()>& body);
 
+// Calls `visit` with every directory below `root` (not `root` itself),
+// parents before children; descends into one only when `visit` returns
+// true. Other tests create and remove cgroups beside ours under ctest -j,
+// so a directory that vanishes mid-walk is skipped: it neither throws nor
+// ends the walk early, which would hide what a caller looks for.
+void for_each_directory_under(const std::string& root,
+                              const std::function<bool(const std::string&)>& visit);
 // Removes every cgroup directory named `name` (deepest first) in the v1
 // hierarchies and in the v2 tree; returns how many were removed.
 int remove_cgroup_trees_named(const std::string& name);

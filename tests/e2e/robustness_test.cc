@@ -142,13 +142,8 @@ TEST_F(RobustnessTest, LeftoversOfACrashedDaemonAreCleanedUp) {
   EXPECT_TRUE(std::filesystem::exists(socket_)) << "a crash leaves the socket";
   start_daemon();
   EXPECT_FALSE(std::filesystem::exists(state_ + "/functions/survivor/v3.partial"));
-  bool stale_cgroup = false;
-  for (const auto& root : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu"}) {
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
-      if (entry.path().filename() == "sproutd-" + std::to_string(crashed)) stale_cgroup = true;
-    }
-  }
-  EXPECT_FALSE(stale_cgroup);
+  EXPECT_EQ(cgroup_dirs_named("sproutd-" + std::to_string(crashed)), std::vector<std::string>{})
+      << "the crashed daemon's cgroups are removed";
   auto client = connect();
   EXPECT_EQ(client->invoke("survivor", "{}")->result(), "\"alive\"");
 }
@@ -250,11 +245,7 @@ TEST_F(RobustnessTest, NothingIsLeftAfterShutdown) {
   const pid_t daemon = daemon_;
   EXPECT_EQ(stop_daemon(), 0);
   EXPECT_TRUE(daemon_children().empty());
-  for (const auto& root : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu"}) {
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
-      EXPECT_NE(entry.path().filename(), "sproutd-" + std::to_string(daemon)) << entry.path();
-    }
-  }
+  EXPECT_EQ(cgroup_dirs_named("sproutd-" + std::to_string(daemon)), std::vector<std::string>{});
   std::ifstream mounts("/proc/mounts");
   std::string line;
   while (std::getline(mounts, line)) EXPECT_EQ(line.find("sprout"), std::string::npos) << line;

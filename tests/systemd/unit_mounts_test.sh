@@ -129,6 +129,10 @@ echo "ok: with /proc/sys covered (ProtectKernelTunables=): $(sed -n 's/^RESULT: 
 
 # A clean stop removed sproutd's cgroups; a leftover fails the test.
 leftover=$(grep -ho "sprout\[[0-9]*\]" "$work"/*.err | sort -u | tr -dc '0-9\n' |
-  while read -r pid; do find /sys/fs/cgroup -maxdepth 6 -type d -name "sproutd-$pid"; done)
+  while read -r pid; do
+    # Other tests add and remove cgroups meanwhile: find may meet a
+    # directory that vanished, which is no leftover of ours.
+    find /sys/fs/cgroup -maxdepth 6 -type d -name "sproutd-$pid" 2>/dev/null || true
+  done)
 [[ -z $leftover ]] || fail "cgroups left behind: $leftover"
 echo "PASS"
