@@ -74,8 +74,12 @@ std::unique_ptr<Client> DaemonTest::connect() {
 
 CommandResult DaemonTest::sprout(const std::vector<std::string>& args) {
   int out[2], err[2];
-  pipe2(out, O_CLOEXEC);
-  pipe2(err, O_CLOEXEC);
+  if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 for the CLI's stdout failed");
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    close(out[0]);
+    close(out[1]);
+    throw std::runtime_error("pipe2 for the CLI's stderr failed");
+  }
   pid_t pid = fork();
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);

@@ -132,6 +132,21 @@ for program in usr/sbin/sproutd usr/bin/sprout usr/bin/sprout-bench usr/lib/spro
   done
 done
 
+step "hardening (the top-level CMakeLists.txt's flags) in every dynamic ELF file"
+# lintian checks fortification and BIND_NOW, but no longer the stack
+# protector; these read what each flag leaves in a stripped binary. The
+# CLI is static (no dynamic symbols to read) and is left to lintian.
+for program in usr/sbin/sproutd usr/bin/sprout-bench usr/lib/sprout/sprout-agent; do
+  readelf -d "$root/$program" > "$work/dynamic"
+  readelf -lW "$root/$program" > "$work/segments"
+  readelf --dyn-syms -W "$root/$program" > "$work/dynsym"
+  grep -qE '\(FLAGS\).*BIND_NOW|\(FLAGS_1\).*NOW' "$work/dynamic" || fail "/$program lacks BIND_NOW (-z now)"
+  grep -q 'GNU_RELRO' "$work/segments" || fail "/$program lacks a RELRO segment (-z relro)"
+  grep -qE '\(FLAGS_1\).*PIE' "$work/dynamic" || fail "/$program is not PIE"
+  grep -q '__stack_chk_fail' "$work/dynsym" || fail "/$program has no stack protector (-fstack-protector-strong)"
+  grep -qE ' __[a-z_]+_chk(@|$)' "$work/dynsym" || fail "/$program calls no fortified function (-D_FORTIFY_SOURCE=2)"
+done
+
 step "--version and man pages"
 [[ $("$root/usr/sbin/sproutd" --version) == "sproutd $version" ]] || fail "sproutd --version: $("$root/usr/sbin/sproutd" --version)"
 [[ $("$root/usr/bin/sprout" --version) == "sprout $version" ]] || fail "sprout --version: $("$root/usr/bin/sprout" --version)"
